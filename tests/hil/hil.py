@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""wdfx hardware-in-the-loop harness (see tests/hil/README.md).
+
+  hil.py prepare [--flavour fast|system]    fetch and cache the kernel (and the systemd root fs)
+  hil.py run SPEC [--fixture]               boot the guest SPEC describes, write one result per case
+  hil.py check RESULT.json [--expect PASS|FAIL]   a ctest case: pass iff the case's result is as expected
+
+Exit status: 0 success; 1 failure; 77 skipped (prerequisites missing on a developer machine; in CI,
+CI=true, that is a failure instead)."""
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # never litter the source tree with __pycache__
+
+from harness import boot, common, prepare  # noqa: E402
+from harness.common import HilError, SKIP, log  # noqa: E402
+
+
+def cmd_prepare(a):
+    common.require_prerequisites(a.flavour)
+    t0 = time.monotonic()
+    k = prepare.prepare_kernel()
+    log(f"kernel: {k['package']} {k['version']} ({k['kver']}), {k['vmlinux']}")
+    if a.flavour == "system":
+        log(f"root image: {prepare.prepare_rootfs(k)}")
+    log(f"prepared in {time.monotonic() - t0:.1f} s (cache {common.cache_dir()})")
+    return 0
+
+
+def cmd_run(a):
+    spec = boot.Spec(a.spec)
+    problems = common.missing_prerequisites(spec.flavour)
+    if problems:
+        boot.write_skipped(spec, "; ".join(problems))
+        common.require_prerequisites(spec.flavour)  # exits: fail in CI, skip elsewhere
+    failures, infra = boot.run_boot(spec, echo=not a.quiet)
+    if infra:
+        log(f"boot {spec.name}: INFRASTRUCTURE FAILURE: {infra}")
+        return 1
+    if a.fixture:
+        # As a ctest fixture the boot succeeded once every case has a result; each case's own test
+        # decides pass or fail from its result file.
+        log(f"boot {spec.name}: complete, {failures} of {len(spec.cases)} case(s) did not pass")
+        return 0
+    return 1 if failures else 0
+
+
+def cmd_check(a):
+    try:
+        with open(a.result) as f:
+            r = json.load(f)
+    except FileNotFoundError:
+        print(f"hil: no result file {a.result}: the boot did not run or died before writing it")
+        return 1
+    if r["result"] == "SKIPPED":
+        print(f"hil: skipped: {r['reason']}")
+        return SKIP
+    print(f"case {r['case']} (boot {r['boot']}): {r['result']} {r['reason']}")
+    if r.get("figures"):
+        print("figures: " + json.dumps(r["figures"], indent=1))
+    for line in boot.case_section(r.get("console_log", ""), r["case"]):
+        print(f"  | {line}")
+    if a.expect == "FAIL":
+        # A negative control: the harness must have run the case and the guest must have reported the
+        # failure itself; an infrastructure failure proves nothing.
+        ok = r["result"] == "FAIL" and r.get("reported_by_guest") and not r.get("infrastructure_failure")
+        print("negative control: " + ("the harness reported FAIL as it must" if ok else
+                                      "expected a FAIL reported by the guest"))
+        return 0 if ok else 1
+    return 0 if r["result"] == "PASS" else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    pp = sub.add_parser("prepare", help="fetch and cache the guest kernel (and root fs)")
+    pp.add_argument("--flavour", choices=["fast", "system"], default="fast")
+    pr = sub.add_parser("run", help="boot one guest and write per-case results")
+    pr.add_argument("spec", help="spec.json written by wdfx_add_hil_boot()")
+    pr.add_argument("--fixture", action="store_true",
+                    help="ctest fixture mode: exit 0 when every case has a result, whatever it is")
+    pr.add_argument("--quiet", action="store_true", help="do not echo the console")
+    pc = sub.add_parser("check", help="check one case's result file")
+    pc.add_argument("result")
+    pc.add_argument("--expect", choices=["PASS", "FAIL"], default="PASS")
+    a = p.parse_args()
+    try:
+        return {"prepare": cmd_prepare, "run": cmd_run, "check": cmd_check}[a.cmd](a)
+    except HilError as e:
+        print(f"hil: ERROR: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+. /hil/lib.sh
