@@ -1,0 +1,650 @@
+// WDFDEVICE: the PnP/power sequence of wdf-semantics §8.3 with its failure paths (§21 rules 4-5).
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+
+#include <wdfx/device.hpp>
+#include <wdfx/driver.hpp>
+
+#include "core/device_impl.hpp"
+#include "core/driver_impl.hpp"
+#include "core/interrupt_impl.hpp"
+#include "core/verifier.hpp"
+#include "exec/context.hpp"
+#include "exec/pnp_thread.hpp"
+#include "os/log.hpp"
+
+namespace wdfx {
+
+const char* power_state_name(device_power_state s) noexcept {
+    switch (s) {
+        case device_power_state::invalid:
+            return "WdfPowerDeviceInvalid";
+        case device_power_state::d0:
+            return "WdfPowerDeviceD0";
+        case device_power_state::d1:
+            return "WdfPowerDeviceD1";
+        case device_power_state::d2:
+            return "WdfPowerDeviceD2";
+        case device_power_state::d3:
+            return "WdfPowerDeviceD3";
+        case device_power_state::d3_final:
+            return "WdfPowerDeviceD3Final";
+        case device_power_state::prepare_for_hibernation:
+            return "WdfPowerDevicePrepareForHibernation";
+    }
+    return "?";
+}
+
+const char* device_state_name(device_state s) noexcept {
+    switch (s) {
+        case device_state::added:
+            return "added";
+        case device_state::started:
+            return "started";
+        case device_state::powered_down:
+            return "powered-down";
+        case device_state::stopped:
+            return "stopped";
+        case device_state::failed:
+            return "failed";
+        case device_state::removed:
+            return "removed";
+    }
+    return "?";
+}
+
+namespace detail {
+
+namespace {
+std::atomic<int> g_device_index{0};
+
+/// Marks the calling thread as running a PnP callback of `dev` for a scope.
+class pnp_scope {
+  public:
+    explicit pnp_scope(device_impl* d) noexcept
+        : saved_dev_(tls().pnp_device), saved_lvl_(tls().lvl) {
+        tls().pnp_device = d;
+        tls().lvl = level::passive;
+    }
+    ~pnp_scope() {
+        tls().pnp_device = saved_dev_;
+        tls().lvl = saved_lvl_;
+    }
+    pnp_scope(const pnp_scope&) = delete;
+    pnp_scope& operator=(const pnp_scope&) = delete;
+
+  private:
+    object_impl* saved_dev_;
+    level saved_lvl_;
+};
+}  // namespace
+
+device_impl::device_impl(driver_impl* d, device_init& init, bool passive_level)
+    : object_impl(kType),
+      drv(d),
+      cb(init.pnp_power),
+      power_pageable(init.power_pageable),
+      interrupt_preference(init.interrupt_preference),
+      message_limit(init.message_limit),
+      unclaimed_limit(init.unclaimed_limit == 0 ? 1 : init.unclaimed_limit),
+      on_error_reported(init.on_error_reported),
+      bus(init.bus_device),
+      name(init.bus_device ? init.bus_device->name() : std::string("device")),
+      index(g_device_index.fetch_add(1)),
+      cb_lock(std::make_unique<callback_lock>(passive_level)) {
+    no_delete_ddi = true;  // only the framework deletes a (non-control) device (§18.3)
+}
+
+device_impl::~device_impl() = default;
+
+synchronization_scope device_impl::effective_scope() const noexcept {
+    if (sync_scope != synchronization_scope::inherit_from_parent) return sync_scope;
+    synchronization_scope d = drv->sync_scope;
+    return d == synchronization_scope::inherit_from_parent ? synchronization_scope::none : d;
+}
+
+void device_impl::add_interrupt(interrupt_impl* irq) {
+    // pnp_lock held by the caller (interrupt::create). The list keeps creation order.
+    interrupts.push_back(irq);
+    ++interrupt_object_count;
+}
+
+void device_impl::remove_interrupt(interrupt_impl* irq) {
+    std::lock_guard g(pnp_lock);
+    auto it = std::find(interrupts.begin(), interrupts.end(), irq);
+    if (it != interrupts.end()) interrupts.erase(it);
+}
+
+status device_impl::call(const char* what, const std::function<status()>& fn) {
+    status st = fn();
+    if (!nt_success(st))
+        os::log(os::log_level::warning, "%s: %s failed: %s", name.c_str(), what, status_name(st));
+    return st;
+}
+
+// ---- resources (§7.1)
+// -------------------------------------------------------------------------------
+
+status device_impl::build_resources() {
+    raw.clear();
+    translated.clear();
+    if (!bus) return status::success;
+    // Memory and port BARs (regions 0-5).
+    for (std::uint32_t i = 0; i < std::min<std::uint32_t>(6, bus->num_regions()); ++i) {
+        auto r = bus->region(i);
+        if (!r || r->size == 0) continue;
+        resource m;
+        m.type = r->io_port ? resource_type::port : resource_type::memory;
+        m.bar = i;
+        m.start = 0;
+        m.length = r->size;
+        raw.push_back(m);
+    }
+    // Interrupts: MSI-X, else MSI, else INTx, unless the driver asked for one kind.
+    bus::irq_kind kind = bus::irq_kind::intx;
+    std::uint32_t count = 0;
+    auto pick = [&](bus::irq_kind k) {
+        std::uint32_t c = bus->irq(k).count;
+        if (c != 0 && count == 0) {
+            kind = k;
+            count = c;
+        }
+    };
+    switch (interrupt_preference) {
+        case interrupt_type::automatic:
+            pick(bus::irq_kind::msix);
+            pick(bus::irq_kind::msi);
+            pick(bus::irq_kind::intx);
+            break;
+        case interrupt_type::msix:
+            pick(bus::irq_kind::msix);
+            break;
+        case interrupt_type::msi:
+            pick(bus::irq_kind::msi);
+            break;
+        case interrupt_type::intx:
+            pick(bus::irq_kind::intx);
+            break;
+    }
+    if (count == 0 && interrupt_preference != interrupt_type::automatic)
+        os::log(os::log_level::warning, "%s: the device offers no %s interrupt; it gets none",
+                name.c_str(),
+                interrupt_preference == interrupt_type::msix  ? "MSI-X"
+                : interrupt_preference == interrupt_type::msi ? "MSI"
+                                                              : "INTx");
+    if (message_limit != 0) count = std::min(count, message_limit);
+    const std::uint32_t base = (static_cast<std::uint32_t>(kind) << 16) + 1;  // never 0 (§4)
+    auto make = [&](std::uint32_t first, std::uint32_t messages) {
+        resource r;
+        r.type = resource_type::interrupt;
+        r.irq_kind = kind;
+        r.first_vector = first;
+        r.vector = base + first;
+        r.message_count = messages;
+        r.irql = 6;
+        r.mode =
+            kind == bus::irq_kind::intx ? interrupt_mode::level_sensitive : interrupt_mode::latched;
+        r.message_signaled = kind != bus::irq_kind::intx;
+        r.share = kind == bus::irq_kind::intx ? share_disposition::shared
+                                              : share_disposition::device_exclusive;
+        raw.push_back(r);
+    };
+    if (kind == bus::irq_kind::msix) {
+        for (std::uint32_t i = 0; i < count; ++i)
+            make(i, 1);
+    } else if (kind == bus::irq_kind::msi && count > 0) {
+        make(0, count);  // one descriptor, MessageCount = N
+    } else if (count > 0) {
+        make(0, 1);
+    }
+    translated = raw;
+    return status::success;
+}
+
+void device_impl::match_resources() {
+    // PnpMatchResources: Reset() every interrupt, then hand descriptors to objects in creation
+    // order; a multi-message MSI descriptor goes to the next MessageCount objects.
+    for (interrupt_impl* irq : interrupts)
+        irq->reset_resources();
+    std::size_t next = 0;
+    std::size_t unmatched = 0;
+    for (const resource& r : translated) {
+        if (r.type != resource_type::interrupt) continue;
+        std::uint32_t n = std::max<std::uint32_t>(1, r.message_count);
+        for (std::uint32_t m = 0; m < n; ++m) {
+            if (next < interrupts.size()) {
+                interrupts[next++]->assign_resource(r, m);
+            } else {
+                ++unmatched;
+            }
+        }
+    }
+    if (unmatched != 0 && !interrupts.empty())
+        os::log(os::log_level::debug,
+                "%s: not enough interrupt objects created: %zu vectors unused", name.c_str(),
+                unmatched);
+}
+
+// ---- power sequences (§8.3)
+// -----------------------------------------------------------------------------
+
+void device_impl::connect_failed_teardown(unsigned flags) {
+    // PowerConnectInterruptFailed: NotifyResourceObjectsDx(ForceDisconnect) - the enabled ones
+    // get EvtInterruptDisable - then EvtDeviceD0Exit(D3Final).
+    for (auto it = interrupts.rbegin(); it != interrupts.rend(); ++it) {
+        interrupt_impl::connect_scope g(**it);
+        (void)(*it)->disconnect(flags | notify_force_disconnect);
+    }
+    if (cb.on_d0_exit)
+        (void)call("EvtDeviceD0Exit",
+                   [&] { return cb.on_d0_exit(device(handle()), device_power_state::d3_final); });
+}
+
+status device_impl::power_up_sequence(device_power_state previous, unsigned flags) {
+    pnp_scope ps(this);
+    if (cb.on_d0_entry) {
+        status st =
+            call("EvtDeviceD0Entry", [&] { return cb.on_d0_entry(device(handle()), previous); });
+        if (!nt_success(st)) return st;  // the device fails; D0Exit is not called
+    }
+    power = device_power_state::d0;
+    for (interrupt_impl* irq : interrupts) {  // creation order
+        status st;
+        {
+            interrupt_impl::connect_scope g(*irq);
+            st = irq->connect(flags);
+        }
+        if (!nt_success(st)) {
+            os::log(os::log_level::error, "%s: interrupt %u failed to connect/enable: %s",
+                    name.c_str(), irq->message_number, status_name(st));
+            connect_failed_teardown(flags & notify_np);
+            power = device_power_state::d3_final;
+            return st;
+        }
+    }
+    if (cb.on_d0_entry_post_interrupts_enabled) {
+        status st = call("EvtDeviceD0EntryPostInterruptsEnabled", [&] {
+            return cb.on_d0_entry_post_interrupts_enabled(device(handle()), previous);
+        });
+        if (!nt_success(st)) {
+            connect_failed_teardown(flags & notify_np);
+            power = device_power_state::d3_final;
+            return st;
+        }
+    }
+    // (DMA enablers and power-managed queues start here: wdfx issues 4 and 5.)
+    const auto& io = previous == device_power_state::d3_final ? cb.on_self_managed_io_init
+                                                              : cb.on_self_managed_io_restart;
+    if (io) {
+        status st =
+            call("EvtDeviceSelfManagedIo(Init|Restart)", [&] { return io(device(handle())); });
+        if (!nt_success(st)) {
+            (void)power_down_sequence(device_power_state::d3_final, notify_force_disconnect);
+            return st;
+        }
+    }
+    return status::success;
+}
+
+status device_impl::power_down_sequence(device_power_state target, unsigned flags) {
+    pnp_scope ps(this);
+    status result_status = status::success;
+    if (cb.on_self_managed_io_suspend)
+        (void)call("EvtDeviceSelfManagedIoSuspend",
+                   [&] { return cb.on_self_managed_io_suspend(device(handle())); });
+    // (Power-managed queues stop and DMA enablers are disabled here: issues 5 and 4.)
+    if (cb.on_d0_exit_pre_interrupts_disabled) {
+        status st = call("EvtDeviceD0ExitPreInterruptsDisabled", [&] {
+            return cb.on_d0_exit_pre_interrupts_disabled(device(handle()), target);
+        });
+        if (!nt_success(st)) result_status = st;
+    }
+    // NotifyResourceObjectsDx: reverse creation order, continuing past errors.
+    for (auto it = interrupts.rbegin(); it != interrupts.rend(); ++it) {
+        interrupt_impl::connect_scope g(**it);
+        status st = (*it)->disconnect(flags);
+        if (!nt_success(st)) result_status = st;
+    }
+    if (cb.on_d0_exit) {
+        status st =
+            call("EvtDeviceD0Exit", [&] { return cb.on_d0_exit(device(handle()), target); });
+        if (!nt_success(st)) result_status = st;
+    }
+    power = target;
+    return result_status;
+}
+
+void device_impl::release_hardware() {
+    pnp_scope ps(this);
+    if (cb.on_release_hardware)
+        (void)call("EvtDeviceReleaseHardware",
+                   [&] { return cb.on_release_hardware(device(handle()), translated); });
+    // Interrupts created in PrepareHardware die after ReleaseHardware (§7.2), reverse order.
+    std::vector<interrupt_impl*> doomed;
+    for (auto it = interrupts.rbegin(); it != interrupts.rend(); ++it)
+        if ((*it)->created_in_prepare_hardware) doomed.push_back(*it);
+    for (interrupt_impl* irq : doomed)
+        irq->delete_tree();
+    for (interrupt_impl* irq : interrupts)
+        irq->revoke_resources();
+    if (bus) {
+        for (bus::irq_kind k : enabled_irq_kinds)
+            (void)bus->disable_irqs(k);
+        for (std::uint32_t b : mapped_bars)
+            bus->unmap_region(b);
+    }
+    enabled_irq_kinds.clear();
+    mapped_bars.clear();
+    hardware_prepared = false;
+}
+
+// ---- PnP operations
+// ---------------------------------------------------------------------------------------
+
+status device_impl::start() {
+    std::lock_guard g(pnp_lock);
+    device_state s = state.load();
+    if (s == device_state::started) return status::success;
+    if (s == device_state::removed || s == device_state::powered_down)
+        return status::invalid_device_state;
+    (void)build_resources();
+    match_resources();
+    // EvtDevicePrepareHardware: interrupts may be created for the descriptors of the lists.
+    status st = status::success;
+    hardware_prepared = true;
+    if (cb.on_prepare_hardware) {
+        pnp_scope ps(this);
+        in_prepare_hardware = true;
+        st = call("EvtDevicePrepareHardware",
+                  [&] { return cb.on_prepare_hardware(device(handle()), raw, translated); });
+        in_prepare_hardware = false;
+    }
+    if (!nt_success(st)) {
+        release_hardware();  // the framework calls ReleaseHardware when PrepareHardware fails
+        state = device_state::failed;
+        return st;
+    }
+    // PnpAssignInterruptsSyncIrql (§7.3): a shared spin lock's set syncs at its maximum DIRQL.
+    for (interrupt_impl* irq : interrupts) {
+        irq->sync_irql = irq->has_resource && !irq->passive ? irq->info.irql : 0;
+        if (irq->shared_spin != nullptr && irq->has_resource)
+            for (interrupt_impl* other : interrupts)
+                if (other->shared_spin == irq->shared_spin && other->has_resource)
+                    irq->sync_irql = std::max(irq->sync_irql, other->info.irql);
+    }
+    // ISR threads, bus mastering (MSI writes are DMA: dropped without it), vector blocks.
+    std::string why;
+    for (interrupt_impl* irq : interrupts) {
+        if (!irq->start_vector(&why)) {
+            os::log(os::log_level::error, "%s: cannot start the ISR thread of interrupt %u: %s",
+                    name.c_str(), irq->message_number, why.c_str());
+            release_hardware();
+            state = device_state::failed;
+            return status::insufficient_resources;
+        }
+    }
+    if (bus) {
+        auto bm = bus->set_bus_master(true);
+        if (!bm)
+            os::log(os::log_level::warning, "%s: bus mastering: %s", name.c_str(),
+                    bm.err().describe().c_str());
+        for (const resource& r : translated) {
+            if (r.type != resource_type::interrupt) continue;
+            if (std::find(enabled_irq_kinds.begin(), enabled_irq_kinds.end(), r.irq_kind) !=
+                enabled_irq_kinds.end())
+                continue;
+            std::uint32_t n = 0;
+            for (const resource& q : translated)
+                if (q.type == resource_type::interrupt && q.irq_kind == r.irq_kind)
+                    n += std::max<std::uint32_t>(1, q.message_count);
+            // NORESIZE (6.1): enable the whole block up front, eventfds attached per object later.
+            auto e = bus->enable_irqs(r.irq_kind, n);
+            if (!e) {
+                os::log(os::log_level::error, "%s: enabling %u %s vectors: %s", name.c_str(), n,
+                        bus::irq_kind_name(r.irq_kind), e.err().describe().c_str());
+                release_hardware();
+                state = device_state::failed;
+                return e.code();
+            }
+            enabled_irq_kinds.push_back(r.irq_kind);
+        }
+    }
+    st =
+        power_up_sequence(device_power_state::d3_final, power_pageable ? notify_none : notify_none);
+    if (!nt_success(st)) {
+        if (bus) (void)bus->set_bus_master(false);
+        release_hardware();
+        state = device_state::failed;
+        return st;
+    }
+    state = device_state::started;
+    return status::success;
+}
+
+status device_impl::stop(bool surprise) {
+    std::lock_guard g(pnp_lock);
+    device_state s = state.load();
+    status st = status::success;
+    if (s == device_state::started) {
+        st = power_down_sequence(device_power_state::d3_final, notify_force_disconnect);
+    } else if (s == device_state::powered_down) {
+        // In Dx: a non-pageable device left its interrupts connected; disconnect them without
+        // touching the hardware (PowerGotoDxStoppedDisableInterruptNP, §8.2).
+        for (auto it = interrupts.rbegin(); it != interrupts.rend(); ++it) {
+            interrupt_impl::connect_scope cg(**it);
+            (void)(*it)->disconnect(notify_force_disconnect | notify_surprise_removed);
+        }
+    } else {
+        return status::success;
+    }
+    (void)surprise;
+    if (bus) (void)bus->set_bus_master(false);  // before DMA mappings go away
+    release_hardware();
+    state = device_state::stopped;
+    return st;
+}
+
+status device_impl::power_down(device_power_state target) {
+    std::lock_guard g(pnp_lock);
+    if (state.load() != device_state::started) return status::invalid_device_state;
+    unsigned flags = power_pageable ? notify_explicit_powerdown : notify_np;
+    status st = power_down_sequence(target, flags);
+    state = device_state::powered_down;
+    return st;
+}
+
+status device_impl::power_up() {
+    std::lock_guard g(pnp_lock);
+    if (state.load() != device_state::powered_down) return status::invalid_device_state;
+    unsigned flags =
+        notify_explicit_powerup | (power_pageable ? 0u : static_cast<unsigned>(notify_np));
+    status st = power_up_sequence(power.load(), flags);
+    if (!nt_success(st)) {
+        if (bus) (void)bus->set_bus_master(false);
+        release_hardware();
+        state = device_state::failed;
+        return st;
+    }
+    state = device_state::started;
+    return status::success;
+}
+
+void device_impl::remove(bool surprise) {
+    {
+        std::lock_guard g(pnp_lock);
+        if (state.load() == device_state::removed) return;
+        if (surprise) {
+            surprise_removed = true;
+            if (cb.on_surprise_removal) {
+                pnp_scope ps(this);
+                cb.on_surprise_removal(device(handle()));
+            }
+        }
+        (void)stop(surprise);
+        if (cb.on_self_managed_io_cleanup) {
+            pnp_scope ps(this);
+            cb.on_self_managed_io_cleanup(device(handle()));
+        }
+        state = device_state::removed;
+    }
+    if (bus) bus->set_event_handler({});
+    delete_tree();
+}
+
+void device_impl::dispose() {
+    // Children (interrupts, work items, timers) are gone by now.
+}
+
+void device_impl::on_bus_event(bus::event_kind k) {
+    switch (k) {
+        case bus::event_kind::removal_requested:
+            os::log(os::log_level::info, "%s: removal requested by the bus: stopping the device",
+                    name.c_str());
+            remove(false);
+            break;
+        case bus::event_kind::device_gone:
+            os::log(os::log_level::warning, "%s: the device is gone (surprise removal)",
+                    name.c_str());
+            remove(true);
+            break;
+        case bus::event_kind::error_reported:
+            os::log(os::log_level::warning, "%s: the bus reported an error (AER)", name.c_str());
+            if (on_error_reported) {
+                pnp_scope ps(this);
+                on_error_reported(device(handle()));
+            }
+            break;
+    }
+}
+
+}  // namespace detail
+
+// ======== public API
+// =============================================================================================
+
+using namespace detail;
+
+result<device> device::create(device_init& init, const object_attributes& attributes) {
+    constexpr const char* api = "WdfDeviceCreate";
+    if (!verify_level_max(level::passive, api, 0))
+        return error::from_status(status::invalid_device_state,
+                                  "WdfDeviceCreate above PASSIVE_LEVEL");
+    auto* drv = resolve<driver_impl>(init.driver_handle, api);
+    if (drv == nullptr || tls().pnp_phase != 1)
+        return error::from_status(
+            status::invalid_device_state,
+            "WdfDeviceCreate: only inside EvtDriverDeviceAdd, with its WDFDEVICE_INIT");
+    if (init.consumed)
+        return error::from_status(status::invalid_device_state,
+                                  "WdfDeviceCreate: this WDFDEVICE_INIT was already used");
+    if (attributes.level == execution_level::invalid ||
+        attributes.scope == synchronization_scope::invalid)
+        return error::from_status(status::wdf_object_attributes_invalid,
+                                  "WdfDeviceCreate: ExecutionLevel/SynchronizationScope Invalid");
+    if (attributes.context != nullptr && attributes.context->size == 0)
+        return error::from_status(status::wdf_object_attributes_invalid,
+                                  "WdfDeviceCreate: bad context type");
+    // Constraints (§18.3): the attributes override, InheritFromParent takes the driver's.
+    execution_level effective = attributes.level == execution_level::inherit_from_parent
+                                    ? drv->exec_level
+                                    : attributes.level;
+    auto* dev = new device_impl(drv, init, effective == execution_level::passive);
+    dev->exec_level = effective;
+    dev->sync_scope = attributes.scope;
+    dev->passive_callbacks = attributes.level == execution_level::passive;  // explicit only
+    init.consumed = true;
+    dev->commit(attributes, drv);
+    init.device_handle = dev->handle();
+    // Bus events go to the PnP event thread, by handle: a stale one (device gone) is ignored.
+    if (dev->bus) {
+        std::uint64_t h = dev->handle();
+        dev->bus->set_event_handler([h](bus::event_kind k) {
+            post_pnp_event([h, k] {
+                if (auto* d = static_cast<device_impl*>(handle_lookup(h, object_type::device)))
+                    d->on_bus_event(k);
+            });
+        });
+    }
+    return device(dev->handle());
+}
+
+status device::start() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::start");
+    if (d == nullptr) return status::invalid_handle;
+    if (!verify_level_max(level::passive, "wdfx::device::start", h_))
+        return status::invalid_device_state;
+    return d->start();
+}
+
+status device::stop() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::stop");
+    if (d == nullptr) return status::invalid_handle;
+    if (!verify_level_max(level::passive, "wdfx::device::stop", h_))
+        return status::invalid_device_state;
+    return d->stop(false);
+}
+
+status device::power_down(device_power_state target) const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::power_down");
+    if (d == nullptr) return status::invalid_handle;
+    if (target < device_power_state::d1 || target > device_power_state::d3)
+        return status::invalid_parameter;
+    return d->power_down(target);
+}
+
+status device::power_up() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::power_up");
+    if (d == nullptr) return status::invalid_handle;
+    return d->power_up();
+}
+
+void device::remove() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::remove");
+    if (d == nullptr) return;
+    if (!verify_level_max(level::passive, "wdfx::device::remove", h_)) return;
+    d->remove(false);
+}
+
+void device::surprise_remove() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::surprise_remove");
+    if (d == nullptr) return;
+    d->remove(true);
+}
+
+device_state device::state() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::state");
+    return d != nullptr ? d->state.load() : device_state::removed;
+}
+
+std::shared_ptr<bus::device> device::bus_device() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::bus_device");
+    return d != nullptr ? d->bus : nullptr;
+}
+
+driver device::get_driver() const {
+    auto* d = resolve<device_impl>(h_, "WdfDeviceGetDriver");
+    return d != nullptr ? driver(d->drv->handle()) : driver();
+}
+
+std::string device::name() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::name");
+    return d != nullptr ? d->name : std::string();
+}
+
+result<register_block> device::map_registers(const resource& r) const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::map_registers");
+    if (d == nullptr) return error::from_status(status::invalid_handle, "bad WDFDEVICE");
+    if (r.type != resource_type::memory)
+        return error::from_status(status::invalid_parameter,
+                                  "map_registers: not a memory resource");
+    if (!d->bus) return error::from_status(status::no_such_device, "map_registers: no bus device");
+    auto m = d->bus->map_region(r.bar);
+    if (!m) return m.err();
+    std::lock_guard g(d->pnp_lock);
+    if (std::find(d->mapped_bars.begin(), d->mapped_bars.end(), r.bar) == d->mapped_bars.end())
+        d->mapped_bars.push_back(r.bar);
+    return m;
+}
+
+}  // namespace wdfx

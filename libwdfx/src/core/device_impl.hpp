@@ -1,0 +1,87 @@
+// WDFDEVICE internals: the PnP/power state machine (wdf-semantics §8.3, §21 rules 4-5).
+//
+// Threads: every life-cycle operation runs on a PASSIVE thread and holds pnp_lock, so PnP and power
+// callbacks of one device are serialised (§18.3). Bus events arrive on the bus's thread and are
+// handed to the PnP event thread of the device.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <wdfx/device.hpp>
+
+#include "core/locks.hpp"
+#include "core/object_impl.hpp"
+#include "os/thread.hpp"
+
+namespace wdfx::detail {
+
+class driver_impl;
+class interrupt_impl;
+
+class device_impl final : public object_impl {
+  public:
+    static constexpr object_type kType = object_type::device;
+    device_impl(driver_impl* drv, device_init& init, bool passive_level);
+    ~device_impl() override;
+
+    driver_impl* const drv;
+    const pnp_power_callbacks cb;
+    const bool power_pageable;
+    const interrupt_type interrupt_preference;
+    const std::uint32_t message_limit;
+    const std::uint32_t unclaimed_limit;
+    const device_error_callback on_error_reported;
+    const std::shared_ptr<bus::device> bus;
+    const std::string name;
+    const int index;  // ordinal, for thread names
+
+    std::unique_ptr<callback_lock> cb_lock;
+    callback_lock* get_callback_lock() noexcept override { return cb_lock.get(); }
+    /// The effective synchronization scope (attributes, else the driver's: None).
+    synchronization_scope effective_scope() const noexcept;
+
+    std::recursive_mutex pnp_lock;
+    std::atomic<device_state> state{device_state::added};
+    std::atomic<bool> in_prepare_hardware{false};
+    std::atomic<bool> surprise_removed{false};
+    std::atomic<device_power_state> power{device_power_state::d3_final};
+    bool hardware_prepared = false;
+
+    // Interrupt objects in creation order (m_InterruptListHead); guarded by pnp_lock.
+    std::vector<interrupt_impl*> interrupts;
+    std::uint32_t interrupt_object_count = 0;
+    resource_list raw;
+    resource_list translated;
+    std::vector<bus::irq_kind> enabled_irq_kinds;
+    std::vector<std::uint32_t> mapped_bars;
+
+    void add_interrupt(interrupt_impl* irq);
+    void remove_interrupt(interrupt_impl* irq);
+
+    // Life cycle (pnp_lock held inside).
+    status start();
+    status stop(bool surprise);
+    status power_down(device_power_state target);
+    status power_up();
+    void remove(bool surprise);
+
+    void on_bus_event(bus::event_kind k);
+
+  private:
+    status build_resources();
+    void match_resources();
+    status power_up_sequence(device_power_state previous, unsigned flags);
+    status power_down_sequence(device_power_state target, unsigned flags);
+    void connect_failed_teardown(unsigned flags);
+    void release_hardware();
+    status call(const char* what, const std::function<status()>& fn);
+
+  protected:
+    void dispose() override;
+};
+
+}  // namespace wdfx::detail

@@ -1,0 +1,354 @@
+#include "exec/runtime.hpp"
+
+#include <liburing.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "exec/context.hpp"
+#include "exec/timer_service.hpp"
+#include "os/log.hpp"
+
+namespace wdfx::detail {
+
+// ---- deferred_item ------------------------------------------------------------------------------
+
+deferred_item::deferred_item(target t, callback fn, void* context) noexcept
+    : target_(t), fn_(fn), context_(context) {
+    node_.run = &deferred_item::trampoline;
+}
+
+bool deferred_item::try_queue(int cpu) noexcept {
+    if (running_down_.load(std::memory_order_acquire)) return false;
+    if (queued_.exchange(true, std::memory_order_acq_rel)) return false;  // coalesced (§9.3)
+    if (target_ == target::dpc) {
+        runtime::get().dpc(cpu >= 0 ? cpu : current_cpu()).push(&node_);
+    } else {
+        runtime::get().pool().push(&node_);
+    }
+    return true;
+}
+
+void deferred_item::trampoline(work_node* n) noexcept {
+    auto* self = reinterpret_cast<deferred_item*>(n);
+    // Running goes up before the queued bit goes down, so flush() never sees "idle" in between.
+    self->running_.fetch_add(1, std::memory_order_acq_rel);
+    self->queued_.store(false, std::memory_order_release);  // cleared BEFORE the callback (§9.3)
+    auto& t = tls();
+    const void* saved = t.running_item;
+    t.running_item = self;
+    self->fn_(self->context_);
+    t.running_item = saved;
+    self->running_.fetch_sub(1, std::memory_order_acq_rel);
+    self->done_.notify_all();
+}
+
+void deferred_item::flush() noexcept {
+    for (;;) {
+        std::uint32_t s = done_.snapshot();
+        if (!queued_.load(std::memory_order_acquire) &&
+            running_.load(std::memory_order_acquire) == 0)
+            return;
+        done_.wait(s);
+    }
+}
+
+void deferred_item::run_down() noexcept {
+    running_down_.store(true, std::memory_order_release);
+    flush();
+}
+
+bool deferred_item::running_on_this_thread() const noexcept {
+    return tls().running_item == this;
+}
+
+// ---- DPC executors
+// --------------------------------------------------------------------------------
+
+dpc_executor::dpc_executor(int cpu) : cpu_(cpu) {
+    char name[16];
+    std::snprintf(name, sizeof name, "wdfx-dpc/%d", cpu);
+    thread_ = os::thread(name, [this] { loop(); });
+}
+
+dpc_executor::~dpc_executor() {
+    lock_.lock();
+    stop_ = true;
+    lock_.unlock();
+    bell_.notify_all();
+    thread_.join();
+}
+
+void dpc_executor::push(work_node* n) noexcept {
+    lock_.lock();
+    q_.push(n);
+    bool wake = sleeping_;
+    sleeping_ = false;
+    lock_.unlock();
+    if (wake) bell_.notify_all();  // a syscall only when the DPC thread sleeps
+}
+
+void dpc_executor::drain_inline() noexcept {
+    for (;;) {
+        lock_.lock();
+        work_node* n = q_.pop();
+        lock_.unlock();
+        if (n == nullptr) return;
+        level_scope lv(level::dispatch);
+        n->run(n);
+    }
+}
+
+void dpc_executor::loop() {
+    const auto& cfg = runtime::get().config();
+    os::sched_request req;
+    req.cpu = cpu_;
+    req.fifo_priority = cfg.realtime ? cfg.dpc_fifo_priority : 0;
+    os::apply_sched(req);
+    char name[24];
+    std::snprintf(name, sizeof name, "wdfx-dpc/%d", cpu_);
+    set_thread_identity(thread_role::dpc, name, cpu_);
+    tls().lvl = level::dispatch;
+    for (;;) {
+        lock_.lock();
+        work_node* n = q_.pop();
+        if (n == nullptr) {
+            if (stop_) {
+                lock_.unlock();
+                return;
+            }
+            sleeping_ = true;
+            std::uint32_t s = bell_.snapshot();
+            lock_.unlock();
+            bell_.wait(s);
+            continue;
+        }
+        lock_.unlock();
+        n->run(n);
+    }
+}
+
+// ---- passive pool
+// -----------------------------------------------------------------------------------
+
+struct passive_pool::worker {
+    unsigned index = 0;
+    os::unique_fd doorbell;
+    worker* next_sleeper = nullptr;
+    os::thread thread;
+};
+
+passive_pool::passive_pool(unsigned threads) {
+    for (unsigned i = 0; i < threads; ++i) {
+        auto w = std::make_unique<worker>();
+        w->index = i;
+        w->doorbell.reset(::eventfd(0, EFD_CLOEXEC));
+        if (!w->doorbell) {
+            os::log(os::log_level::error, "eventfd for the dispatcher pool: %s",
+                    std::strerror(errno));
+            std::abort();
+        }
+        workers_.push_back(std::move(w));
+    }
+    for (auto& w : workers_) {
+        char name[16];
+        std::snprintf(name, sizeof name, "wdfx-pool/%u", w->index);
+        worker* wp = w.get();
+        w->thread = os::thread(name, [this, wp] { loop(wp); });
+    }
+}
+
+passive_pool::~passive_pool() {
+    lock_.lock();
+    stop_ = true;
+    worker* s = sleepers_;
+    sleepers_ = nullptr;
+    lock_.unlock();
+    for (; s != nullptr; s = s->next_sleeper) {
+        std::uint64_t one = 1;
+        ssize_t r = ::write(s->doorbell.get(), &one, sizeof one);
+        (void)r;
+    }
+    for (auto& w : workers_)
+        w->thread.join();
+}
+
+void passive_pool::push(work_node* n) noexcept {
+    lock_.lock();
+    q_.push(n);
+    worker* w = sleepers_;
+    if (w != nullptr) sleepers_ = w->next_sleeper;
+    lock_.unlock();
+    if (w != nullptr) {
+        // The doorbell: only rung when the worker we took off the sleeper list sleeps. While any
+        // worker is awake, queueing is a lock, a push and an unlock: no syscall.
+        std::uint64_t one = 1;
+        ssize_t r = ::write(w->doorbell.get(), &one, sizeof one);
+        (void)r;
+    }
+}
+
+namespace {
+/// A worker's io_uring: a single issuer that defers task work to its own waits. Falls back to a
+/// blocking read() where io_uring is unavailable (seccomp, kernel.io_uring_disabled).
+class doorbell_ring {
+  public:
+    explicit doorbell_ring(int fd) : fd_(fd) {
+        io_uring_params p{};
+        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        int r = io_uring_queue_init_params(4, &ring_, &p);
+        if (r < 0) {
+            p = io_uring_params{};
+            r = io_uring_queue_init_params(4, &ring_, &p);
+        }
+        ok_ = r == 0;
+        if (!ok_)
+            WDFX_LOG_ONCE(os::log_level::warning,
+                          "io_uring unavailable (%s): dispatcher workers sleep in read() instead",
+                          std::strerror(-r));
+    }
+    ~doorbell_ring() {
+        if (ok_) io_uring_queue_exit(&ring_);
+    }
+    void wait() noexcept {
+        std::uint64_t v = 0;
+        if (!ok_) {
+            ssize_t n;
+            do
+                n = ::read(fd_, &v, sizeof v);
+            while (n < 0 && errno == EINTR);
+            return;
+        }
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        io_uring_prep_read(sqe, fd_, &v, sizeof v, 0);
+        int r;
+        do
+            r = io_uring_submit_and_wait(&ring_, 1);
+        while (r == -EINTR);
+        io_uring_cqe* cqe = nullptr;
+        while (io_uring_peek_cqe(&ring_, &cqe) == 0 && cqe != nullptr)
+            io_uring_cqe_seen(&ring_, cqe);
+    }
+
+  private:
+    int fd_;
+    io_uring ring_{};
+    bool ok_ = false;
+};
+}  // namespace
+
+void passive_pool::loop(worker* w) {
+    char name[24];
+    std::snprintf(name, sizeof name, "wdfx-pool/%u", w->index);
+    set_thread_identity(thread_role::pool, name, -1);
+    doorbell_ring ring(w->doorbell.get());
+    for (;;) {
+        lock_.lock();
+        work_node* n = q_.pop();
+        if (n == nullptr) {
+            if (stop_) {
+                lock_.unlock();
+                return;
+            }
+            w->next_sleeper = sleepers_;
+            sleepers_ = w;
+            lock_.unlock();
+            ring.wait();  // returns once a producer took us off the list and rang
+            continue;
+        }
+        lock_.unlock();
+        tls().lvl = level::passive;
+        n->run(n);
+    }
+}
+
+// ---- runtime
+// -------------------------------------------------------------------------------------------
+
+namespace {
+runtime_config config_from_env() {
+    runtime_config c;
+    if (const char* e = std::getenv("WDFX_REALTIME")) c.realtime = std::strcmp(e, "0") != 0;
+    if (const char* e = std::getenv("WDFX_POOL_THREADS"))
+        c.pool_threads = static_cast<unsigned>(std::atoi(e));
+    if (const char* e = std::getenv("WDFX_DPC")) c.dpc_inline = std::strcmp(e, "inline") == 0;
+    if (c.pool_threads == 0) c.pool_threads = static_cast<unsigned>(std::max(2, os::cpu_count()));
+    return c;
+}
+}  // namespace
+
+runtime::runtime() : config_(config_from_env()) {
+    pool_ = std::make_unique<passive_pool>(config_.pool_threads);
+    // DPC threads for every CPU up front, so an ISR never creates one (no allocation there).
+    for (int cpu : os::allowed_cpus()) {
+        if (static_cast<std::size_t>(cpu) >= dpcs_.size()) break;
+        dpc_owned_.push_back(std::make_unique<dpc_executor>(cpu));
+        dpcs_[static_cast<std::size_t>(cpu)].store(dpc_owned_.back().get(),
+                                                   std::memory_order_release);
+    }
+}
+
+runtime::~runtime() {
+    timers_.reset();
+    dpc_owned_.clear();
+    pool_.reset();
+}
+
+runtime& runtime::get() {
+    static runtime rt;
+    return rt;
+}
+
+dpc_executor& runtime::dpc(int cpu) {
+    if (cpu < 0 || static_cast<std::size_t>(cpu) >= dpcs_.size()) cpu = 0;
+    dpc_executor* e = dpcs_[static_cast<std::size_t>(cpu)].load(std::memory_order_acquire);
+    if (e != nullptr) [[likely]]
+        return *e;
+    std::lock_guard g(lock_);
+    e = dpcs_[static_cast<std::size_t>(cpu)].load(std::memory_order_relaxed);
+    if (e == nullptr) {
+        dpc_owned_.push_back(std::make_unique<dpc_executor>(cpu));
+        e = dpc_owned_.back().get();
+        dpcs_[static_cast<std::size_t>(cpu)].store(e, std::memory_order_release);
+    }
+    return *e;
+}
+
+timer_service& runtime::timers() {
+    std::lock_guard g(lock_);
+    if (!timers_) timers_ = std::make_unique<timer_service>();
+    return *timers_;
+}
+
+namespace {
+struct posted_job {
+    work_node node;  // first member
+    std::function<void()> fn;
+    static void run(work_node* n) noexcept {
+        auto* j = reinterpret_cast<posted_job*>(n);
+        j->fn();
+        delete j;
+    }
+};
+}  // namespace
+
+void runtime::post(std::function<void()> fn) {
+    auto* j = new posted_job;
+    j->node.run = &posted_job::run;
+    j->fn = std::move(fn);
+    pool_->push(&j->node);
+}
+
+int current_cpu() noexcept {
+    int c = tls().cpu;
+    if (c >= 0) return c;
+    c = sched_getcpu();
+    return c >= 0 ? c : 0;
+}
+
+}  // namespace wdfx::detail
