@@ -12,7 +12,7 @@ import time
 
 from . import initramfs, prepare
 from .common import HilError, log
-from .qmp import Qmp
+from .qmp import Control, Qmp
 
 GRACE_AFTER_EXIT_S = 10  # QEMU must be gone this long after HIL-EXIT, or the watchdog kills it
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tests/hil
@@ -171,6 +171,7 @@ def qemu_command(spec, kernel, initrd, work, adir, rootfs_img):
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-chardev", f"file,id=con,path={adir}/console.log", "-serial", "chardev:con",
            "-chardev", f"file,id=res,path={adir}/result.log", "-serial", "chardev:res",
+           "-chardev", f"socket,id=ctl,path={adir}/ctl.sock,server=on,wait=off", "-serial", "chardev:ctl",
            "-kernel", kernel["vmlinux"], "-initrd", initrd]
     if spec.iommu:
         cmd += ["-device", "intel-iommu,intremap=on,caching-mode=on"]
@@ -192,8 +193,8 @@ class HostActions:
     Marker 'exit:<case>' runs after QEMU exits, with verb
       file-contains <file under @WORK@> <offset> <text>"""
 
-    def __init__(self, spec, attempt, qmp, work):
-        self.spec, self.attempt, self.qmp, self.work = spec, attempt, qmp, work
+    def __init__(self, spec, attempt, qmp, ctl, work):
+        self.spec, self.attempt, self.qmp, self.ctl, self.work = spec, attempt, qmp, ctl, work
         self.threads = []
 
     def actions_for(self, marker):
@@ -205,12 +206,21 @@ class HostActions:
         return out
 
     def on_mark(self, case, marker):
-        acts = self.actions_for(marker)
-        if not acts:
-            return
-        t = threading.Thread(target=self._run, args=(case, marker, acts), daemon=True)
+        t = threading.Thread(target=self._run, args=(case, marker, self.actions_for(marker)), daemon=True)
         t.start()
         self.threads.append(t)
+
+    def on_sync(self):
+        """The guest is about to exit: answer once every action thread is done."""
+        def wait_all():
+            for t in list(self.threads):
+                t.join()
+            self._send("HIL-SYNCED")
+        threading.Thread(target=wait_all, daemon=True).start()
+
+    def _send(self, line):
+        if self.ctl:
+            self.ctl.send(line)
 
     def _run(self, case, marker, acts):
         since = time.monotonic()
@@ -221,7 +231,9 @@ class HostActions:
             except (HilError, ValueError, OSError) as e:
                 log(f"host action at {marker} for {case}: {a}: FAILED: {e}")
                 self.attempt.host_failures.setdefault(case, f"host action '{a}' failed: {e}")
+                self._send(f"HIL-ACK {marker} FAIL {e}".replace("\n", " "))
                 return
+        self._send(f"HIL-ACK {marker} OK")
 
     def do(self, action, since):
         verb, _, rest = action.partition(" ")
@@ -303,12 +315,13 @@ def run_attempt(spec, kernel, initrd, work, n, rootfs_img, echo=True):
     t0 = time.monotonic()
     qlog = open(at.qemu_log, "wb")
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT)
-    qmp = None
+    qmp = ctl = None
     try:
         qmp = Qmp(os.path.join(adir, "qmp.sock"))
+        ctl = Control(os.path.join(adir, "ctl.sock"))
     except HilError as e:
         log(f"warning: {e}")
-    actions = HostActions(spec, at, qmp, work)
+    actions = HostActions(spec, at, qmp, ctl, work)
     con, res = Tail(at.console), Tail(at.result_log)
     deadline = t0 + spec.timeout
     exit_seen_at = None
@@ -328,6 +341,8 @@ def run_attempt(spec, kernel, initrd, work, n, rootfs_img, echo=True):
         elif parts[0] == "HIL-MARK" and len(parts) >= 3:
             at.marks.append((parts[1], parts[2], time.monotonic() - t0))
             actions.on_mark(parts[1], parts[2])
+        elif parts[0] == "HIL-SYNC":
+            actions.on_sync()
         elif parts[0] == "HIL-EXIT" and len(parts) >= 2:
             at.exit_rc = int(parts[1])
             exit_seen_at = time.monotonic()
@@ -362,6 +377,8 @@ def run_attempt(spec, kernel, initrd, work, n, rootfs_img, echo=True):
     qlog.close()
     if qmp:
         qmp.close()
+    if ctl:
+        ctl.close()
     actions.after_exit()
     if at.exit_rc is not None and at.killed is None:
         want = ((min(at.exit_rc, 127)) << 1) | 1

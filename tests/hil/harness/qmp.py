@@ -81,9 +81,44 @@ class Qmp:
                     if e["event"] == name and e["_host_time"] >= since:
                         return e
                 left = end - time.monotonic()
-                if self.closed or left <= 0:
+                if self.closed:
+                    raise HilError(f"QMP closed (QEMU gone) before event {name} arrived")
+                if left <= 0:
                     raise HilError(f"QMP event {name} did not arrive within {timeout} s")
                 self.cv.wait(left)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Control:
+    """The host -> guest line channel: a unix socket QEMU serves as the guest's ttyS2. The host
+    answers HIL-MARK with HIL-ACK <marker> OK|FAIL <why> once that marker's actions are done, and
+    HIL-SYNC with HIL-SYNCED once every action is done (the guest waits for it before HIL-EXIT)."""
+
+    def __init__(self, path, deadline_s=10.0):
+        end = time.monotonic() + deadline_s
+        self.lock = threading.Lock()
+        while True:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                self.sock.connect(path)
+                return
+            except OSError:
+                self.sock.close()
+                if time.monotonic() > end:
+                    raise HilError(f"cannot connect to the guest control port at {path}")
+                time.sleep(0.05)  # QEMU is still starting: bounded poll for its socket
+
+    def send(self, line):
+        with self.lock:
+            try:
+                self.sock.sendall((line + "\n").encode())
+            except OSError:
+                pass  # QEMU is gone; the result lines tell what happened
 
     def close(self):
         try:

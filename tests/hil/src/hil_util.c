@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -174,6 +176,50 @@ void hil_deadline(unsigned seconds, const char *what) {
   deadline_what = what;
   signal(SIGALRM, on_deadline);
   alarm(seconds);
+}
+
+int hil_host_open(void) {
+  const char *tty = getenv("HIL_CTL_TTY");
+  if (!tty || !*tty) tty = "/dev/ttyS2";
+  int fd = open(tty, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+  HIL_CHECK(fd >= 0, "open %s", tty);
+  struct termios t;
+  if (tcgetattr(fd, &t) == 0) {
+    cfmakeraw(&t);
+    tcsetattr(fd, TCSANOW, &t);
+  }
+  return fd;
+}
+
+int hil_host_await(int fd, const char *marker, unsigned timeout_s) {
+  char line[512], ok[128], fail[128];
+  size_t len = 0;
+  snprintf(ok, sizeof ok, "HIL-ACK %s OK", marker);
+  snprintf(fail, sizeof fail, "HIL-ACK %s FAIL", marker);
+  uint64_t end = hil_now_ns() + (uint64_t)timeout_s * 1000000000u;
+  for (;;) {
+    uint64_t now = hil_now_ns();
+    if (now >= end) break;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, (int)((end - now) / 1000000u) + 1);
+    HIL_CHECK(n >= 0, "poll control channel");
+    if (n == 0) continue;
+    char ch;
+    if (read(fd, &ch, 1) != 1) continue;
+    if (ch != '\n' && len < sizeof line - 1) {
+      line[len++] = ch;
+      continue;
+    }
+    line[len] = 0;
+    len = 0;
+    if (strstr(line, ok)) return 0;
+    if (strstr(line, fail)) {
+      printf("host: %s\n", line);
+      return -1;
+    }
+  }
+  printf("host: no answer for marker %s within %u s\n", marker, timeout_s);
+  return -1;
 }
 
 unsigned long hil_arg_ulong(const char *s, const char *what) {

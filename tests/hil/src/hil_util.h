@@ -51,6 +51,12 @@ uint64_t hil_mark(const char *marker);
  * (a lost interrupt then fails the case instead of hanging the boot). 0 disarms. */
 void hil_deadline(unsigned seconds, const char *what);
 
+/* Waiting for the host: open the control channel ($HIL_CTL_TTY, the guest's ttyS2) BEFORE
+ * hil_mark(), so the answer cannot be missed; then hil_host_await() returns 0 when the host reports
+ * HIL-ACK <marker> OK (its actions for the marker are done), -1 on FAIL or after timeout_s. */
+int hil_host_open(void);
+int hil_host_await(int fd, const char *marker, unsigned timeout_s);
+
 /* Parses an unsigned number argument or fails. */
 unsigned long hil_arg_ulong(const char *s, const char *what);
 
