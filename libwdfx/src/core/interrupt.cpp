@@ -604,6 +604,7 @@ result<interrupt> interrupt::create(device d, const interrupt_config& config,
     if (!nt_success(st)) return fail(st, "automatic serialization: incompatible execution level");
 
     // 13. Create and commit.
+    (void)tsc_per_ns();  // calibrate here (it sleeps 2 ms), never on an ISR thread
     auto* irq = new interrupt_impl(dev, config, passive);
     dev->add_ref();
     irq->umdf = umdf;

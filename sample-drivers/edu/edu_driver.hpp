@@ -1,0 +1,74 @@
+// The wdfx driver for QEMU's educational PCI device (vendor 1234, device 11e8).
+//
+// KMDF-style by default: the ISR (DIRQL) reads the interrupt status, acknowledges it and queues
+// the DPC; the DPC collects the saved status under the interrupt lock and completes the operation
+// that waited for it. With `passive` the interrupt is a passive-level one (UMDF 2 model): the ISR
+// runs at PASSIVE under the interrupt's wait lock and completes through the work item.
+//
+// Threads: the public calls (liveness, factorial, dma_roundtrip) are PASSIVE and may run on
+// several threads at once; one operation of each kind is in flight at a time.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <wdfx/wdfx.hpp>
+
+namespace edu {
+
+struct options {
+    bool passive = false;     // passive-level interrupt (UMDF 2 model) instead of DIRQL + DPC
+    bool force_intx = false;  // INTx even where MSI is available
+    bool verbose = false;     // print what the ISR, DPC and work item do
+};
+
+/// What the interrupt paths did, for the demo and the tests.
+struct activity {
+    std::uint64_t isr_calls = 0, isr_claimed = 0, isr_signals = 0;
+    std::uint64_t dpc_runs = 0, work_item_runs = 0;
+    std::uint64_t factorial_irqs = 0, dma_irqs = 0, raised_irqs = 0;
+};
+
+class driver {
+  public:
+    /// Create the WDF driver object (one per process) for edu devices.
+    static wdfx::result<std::unique_ptr<driver>> create(const options& o);
+    ~driver();
+
+    /// AddDevice + start on a bus device (sim::make_edu() or a VFIO device).
+    wdfx::status attach(std::shared_ptr<wdfx::bus::device> dev);
+    void detach();
+
+    wdfx::result<std::uint32_t> liveness(std::uint32_t value);
+    /// n! computed by the device, completed by its interrupt.
+    wdfx::result<std::uint32_t> factorial(std::uint32_t n);
+    /// Raise an interrupt through the raise register and wait for the ISR to see it.
+    wdfx::status raise(std::uint32_t value);
+    /// Copy `data` into the device's buffer by DMA and back into a second host buffer; returns
+    /// what came back.
+    wdfx::result<std::vector<std::uint8_t>> dma_roundtrip(std::span<const std::uint8_t> data);
+
+    activity get_activity() const;
+    wdfx::interrupt interrupt_object() const { return irq_; }
+    wdfx::device device_object() const { return dev_; }
+    std::string interrupt_kind() const;
+
+  private:
+    driver() = default;
+    struct context;
+    wdfx::status wait_for(std::uint32_t bits, std::unique_lock<std::mutex>& lock);
+
+    options opt_;
+    wdfx::driver drv_;
+    wdfx::device dev_;
+    wdfx::interrupt irq_;
+    std::shared_ptr<context> ctx_;
+};
+
+}  // namespace edu
