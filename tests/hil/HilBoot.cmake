@@ -26,6 +26,18 @@ set(WDFX_HIL_RESULTS ${CMAKE_BINARY_DIR}/tests/hil/results CACHE INTERNAL "per-c
 find_program(WDFX_HIL_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 find_program(WDFX_HIL_PYTHON NAMES python3)
 
+# The guest helpers every boot carries: hil-await (waits for the host on the control port), and the
+# library the guest programs of tests/hil share.
+if(NOT WDFX_SANITIZER)
+  add_library(hil_guest STATIC ${CMAKE_CURRENT_LIST_DIR}/src/hil_util.c ${CMAKE_CURRENT_LIST_DIR}/src/hil_vfio.c)
+  target_include_directories(hil_guest PUBLIC ${CMAKE_CURRENT_LIST_DIR}/src)
+  target_compile_options(hil_guest PRIVATE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wcast-align)
+  add_executable(hil-await ${CMAKE_CURRENT_LIST_DIR}/src/hil_await.c)
+  target_link_libraries(hil-await PRIVATE hil_guest)
+  target_compile_options(hil-await PRIVATE -Wall -Wextra -Werror -Wshadow -Wformat=2)
+  target_link_options(hil-await PRIVATE -static)
+endif()
+
 function(_wdfx_hil_json_list out)
   set(items "")
   foreach(v IN LISTS ARGN)
@@ -53,6 +65,9 @@ function(_wdfx_hil_add_prepare_tests)
 endfunction()
 
 function(wdfx_add_hil_boot)
+  if(WDFX_SANITIZER)
+    return()  # guest programs are static: no HIL boots in sanitizer builds
+  endif()
   cmake_parse_arguments(PARSE_ARGV 0 B "NO_IOMMU"
     "NAME;FLAVOUR;SCRIPT;TIMEOUT;CASE_TIMEOUT;MEMORY;APPEND"
     "DEVICES;BIND;PROGRAMS;CASES;EXPECT_FAIL;HOST_ACTIONS;DISKS;FILES;MODULES")
@@ -85,7 +100,7 @@ function(wdfx_add_hil_boot)
   set_property(GLOBAL APPEND PROPERTY WDFX_HIL_CASES ${B_CASES})
 
   # Programs: CMake targets resolve to their built file at generate time.
-  set(progs "")
+  set(progs "$<TARGET_FILE:hil-await>")
   foreach(p IN LISTS B_PROGRAMS)
     if(TARGET ${p})
       list(APPEND progs "$<TARGET_FILE:${p}>")

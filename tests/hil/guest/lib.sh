@@ -31,24 +31,10 @@ hil_mark() {  # <case> <marker>: lets the host act (QMP device_del, ...) at this
   hil_emit "HIL-MARK $1 $2"
 }
 
-# _hil_await <pattern-ok> <pattern-fail> <seconds>: reads host lines from fd 4 (opened on the control
-# tty before the request was made, so the answer cannot be missed).
-_hil_await() {
-  timeout "$3" sh -c 'while IFS= read -r l; do
-      case $l in *"$0"*) exit 0 ;; *"$1"*) echo "hil: host: $l"; exit 1 ;; esac
-    done; exit 2' "$1" "$2" <&4
-}
-
 # hil_mark_wait <case> <marker> [seconds]: marks, then waits until the host has done the marker's
 # actions; fails if one failed or the host did not answer in time (default 60 s).
 hil_mark_wait() {
-  stty -F "$HIL_CTL_TTY" raw -echo 2>/dev/null
-  exec 4<"$HIL_CTL_TTY"
-  hil_mark "$1" "$2"
-  _hil_await "HIL-ACK $2 OK" "HIL-ACK $2 FAIL" "${3:-60}"
-  _rc=$?
-  exec 4<&-
-  return $_rc
+  hil-await mark "$1" "$2" "${3:-60}"
 }
 
 # hil_bdf <vvvv:dddd> [n]: the n-th (from 1) PCI address with that vendor:device, or nothing.
@@ -143,11 +129,7 @@ hil_finish() {
     if [ -z "$_v" ]; then hil_emit "HIL-CASE $_c FAIL no result from the guest script"; _v=FAIL; fi
     [ "$_v" = PASS ] || _fails=$((_fails + 1))
   done
-  stty -F "$HIL_CTL_TTY" raw -echo 2>/dev/null
-  exec 4<"$HIL_CTL_TTY"
-  hil_emit "HIL-SYNC"
-  _hil_await HIL-SYNCED HIL-NEVER 60 || hil_log "warning: the host did not answer HIL-SYNC"
-  exec 4<&-
+  hil-await sync 60 || hil_log "warning: the host did not answer HIL-SYNC"
   hil_emit "HIL-EXIT $_fails"
   sync
   _x=$_fails; [ $_x -gt 127 ] && _x=127

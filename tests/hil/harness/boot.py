@@ -106,6 +106,8 @@ def build_initramfs(spec, kernel, out, rootfs_img=None):
     c.copy(root + "hil/run.sh", spec.script, 0o755)
     c.file(root + "hil/boot.conf", _boot_conf(spec))
     for p in spec.programs:
+        if not os.path.exists(p):
+            raise HilError(f"guest program {p} is not built: run 'cmake --build' before ctest")
         libs = initramfs.add_program(c, p, root, have)
         log(f"payload: {os.path.basename(p)} " + (f"(dynamic: {len(libs)} libraries)" if libs else "(static)"))
     for entry in spec.files:  # "host-path=guest-path"

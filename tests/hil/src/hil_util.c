@@ -194,8 +194,13 @@ int hil_host_open(void) {
 int hil_host_await(int fd, const char *marker, unsigned timeout_s) {
   char line[512], ok[128], fail[128];
   size_t len = 0;
-  snprintf(ok, sizeof ok, "HIL-ACK %s OK", marker);
-  snprintf(fail, sizeof fail, "HIL-ACK %s FAIL", marker);
+  if (marker) {
+    snprintf(ok, sizeof ok, "HIL-ACK %s OK", marker);
+    snprintf(fail, sizeof fail, "HIL-ACK %s FAIL", marker);
+  } else { /* the answer to HIL-SYNC */
+    snprintf(ok, sizeof ok, "HIL-SYNCED");
+    snprintf(fail, sizeof fail, "HIL-SYNC-FAILED");
+  }
   uint64_t end = hil_now_ns() + (uint64_t)timeout_s * 1000000000u;
   for (;;) {
     uint64_t now = hil_now_ns();
@@ -218,7 +223,7 @@ int hil_host_await(int fd, const char *marker, unsigned timeout_s) {
       return -1;
     }
   }
-  printf("host: no answer for marker %s within %u s\n", marker, timeout_s);
+  printf("host: no answer for %s within %u s\n", marker ? marker : "HIL-SYNC", timeout_s);
   return -1;
 }
 

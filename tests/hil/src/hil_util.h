@@ -4,6 +4,7 @@
 #ifndef HIL_UTIL_H
 #define HIL_UTIL_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +54,8 @@ void hil_deadline(unsigned seconds, const char *what);
 
 /* Waiting for the host: open the control channel ($HIL_CTL_TTY, the guest's ttyS2) BEFORE
  * hil_mark(), so the answer cannot be missed; then hil_host_await() returns 0 when the host reports
- * HIL-ACK <marker> OK (its actions for the marker are done), -1 on FAIL or after timeout_s. */
+ * HIL-ACK <marker> OK (its actions for the marker are done), -1 on FAIL or after timeout_s.
+ * marker NULL waits for HIL-SYNCED, the answer to HIL-SYNC. */
 int hil_host_open(void);
 int hil_host_await(int fd, const char *marker, unsigned timeout_s);
 
