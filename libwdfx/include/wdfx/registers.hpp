@@ -52,7 +52,14 @@ class register_block {
 
     /// Orders earlier stores to memory (descriptors, DMA buffers) before a later register store
     /// (a doorbell). KeMemoryBarrier-like.
-    static void write_barrier() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+    static void write_barrier() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+        // A full fence: also orders stores to write-combining mappings (KeMemoryBarrier).
+        asm volatile("mfence" ::: "memory");
+#else
+        __sync_synchronize();
+#endif
+    }
 
   private:
     template <class T>

@@ -33,8 +33,7 @@ class timer_impl final : public object_impl, public timer_service::client {
     const bool passive;
     callback_lock* cb_lock = nullptr;
     std::atomic<bool> queued{false};
-    std::atomic<int> running{0};
-    os::waitable done;
+    os::running_count running;
     deferred_item passive_item;  // passive timers run their callback as a work item
     std::atomic<const void*> running_thread{nullptr};
 
@@ -53,10 +52,9 @@ class timer_impl final : public object_impl, public timer_service::client {
             (void)passive_item.try_queue();
             return;
         }
-        running.fetch_add(1, std::memory_order_acq_rel);
+        running.enter();
         run_callback();
-        running.fetch_sub(1, std::memory_order_acq_rel);
-        done.notify_all();
+        running.leave();
     }
 
     static void passive_thunk(void* p) noexcept { static_cast<timer_impl*>(p)->run_callback(); }
@@ -67,11 +65,7 @@ class timer_impl final : public object_impl, public timer_service::client {
         svc.cancel(this);
         if (wait) {
             svc.sync();  // no expiry after this
-            for (;;) {
-                std::uint32_t s = done.snapshot();
-                if (running.load(std::memory_order_acquire) == 0) break;
-                done.wait(s);
-            }
+            running.wait_idle([] { return true; });
             passive_item.flush();
         }
         return was;

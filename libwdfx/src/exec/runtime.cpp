@@ -37,25 +37,18 @@ bool deferred_item::try_queue(int cpu) noexcept {
 void deferred_item::trampoline(work_node* n) noexcept {
     auto* self = reinterpret_cast<deferred_item*>(n);
     // Running goes up before the queued bit goes down, so flush() never sees "idle" in between.
-    self->running_.fetch_add(1, std::memory_order_acq_rel);
+    self->running_.enter();
     self->queued_.store(false, std::memory_order_release);  // cleared BEFORE the callback (§9.3)
     auto& t = tls();
     const void* saved = t.running_item;
     t.running_item = self;
     self->fn_(self->context_);
     t.running_item = saved;
-    self->running_.fetch_sub(1, std::memory_order_acq_rel);
-    self->done_.notify_all();
+    self->running_.leave();  // the last access: a flusher may free the item right after
 }
 
 void deferred_item::flush() noexcept {
-    for (;;) {
-        std::uint32_t s = done_.snapshot();
-        if (!queued_.load(std::memory_order_acquire) &&
-            running_.load(std::memory_order_acquire) == 0)
-            return;
-        done_.wait(s);
-    }
+    running_.wait_idle([this] { return !queued_.load(std::memory_order_acquire); });
 }
 
 void deferred_item::run_down() noexcept {

@@ -76,8 +76,7 @@ class deferred_item {
     void* context_;
     std::atomic<bool> queued_{false};
     std::atomic<bool> running_down_{false};
-    std::atomic<int> running_{0};
-    os::waitable done_;
+    os::running_count running_;
 };
 
 }  // namespace wdfx::detail

@@ -8,8 +8,13 @@
 //   a condition variable (which cannot be paired with a PI mutex).
 #pragma once
 
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <climits>
 
 #include <atomic>
 #include <cerrno>
@@ -101,6 +106,53 @@ class waitable {
   private:
     std::atomic<std::uint32_t> seq_{0};
     std::atomic<std::uint32_t> waiters_{0};
+};
+
+/// How many threads run an object's callback, with a way to wait for zero that is safe against the
+/// object being freed right after: leave() is the last access to the object's memory (the futex
+/// wake that may follow touches only the kernel), so a flusher that saw zero may free it at once.
+/// The waiter bit lives in the same word, so leave() knows from its own atomic read-modify-write
+/// whether anybody waits: no syscall unless somebody does.
+class running_count {
+  public:
+    void enter() noexcept { state_.fetch_add(1, std::memory_order_acq_rel); }
+    void leave() noexcept {
+        std::uint32_t old = state_.load(std::memory_order_relaxed);
+        std::uint32_t next;
+        do {
+            next = old - 1;
+            if ((next & kCount) == 0) next &= ~kWaiters;
+        } while (!state_.compare_exchange_weak(old, next, std::memory_order_acq_rel,
+                                               std::memory_order_relaxed));
+        if ((old & kWaiters) != 0 && (next & kCount) == 0) wake(&state_);
+    }
+    std::uint32_t count() const noexcept { return state_.load(std::memory_order_acquire) & kCount; }
+    /// Wait until the count is zero and `also()` holds (evaluated each time the count is zero).
+    /// `also` may only turn true before a run enters and leaves (e.g. "not queued"): the wait is
+    /// woken by the leave() that brings the count to zero.
+    template <class Also>
+    void wait_idle(Also also) noexcept {
+        for (;;) {
+            std::uint32_t s = state_.load(std::memory_order_acquire);
+            if ((s & kCount) == 0 && also()) return;
+            if ((s & kWaiters) == 0) {
+                if (!state_.compare_exchange_strong(s, s | kWaiters, std::memory_order_acq_rel))
+                    continue;
+                s |= kWaiters;
+            }
+            syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&state_), FUTEX_WAIT_PRIVATE, s,
+                    nullptr, nullptr, 0);
+        }
+    }
+
+  private:
+    static void wake(std::atomic<std::uint32_t>* a) noexcept {
+        syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(a), FUTEX_WAKE_PRIVATE, INT_MAX,
+                nullptr, nullptr, 0);
+    }
+    static constexpr std::uint32_t kWaiters = 0x80000000u;
+    static constexpr std::uint32_t kCount = 0x7fffffffu;
+    std::atomic<std::uint32_t> state_{0};
 };
 
 }  // namespace wdfx::os
