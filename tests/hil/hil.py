@@ -35,7 +35,7 @@ def cmd_run(a):
     spec = boot.Spec(a.spec)
     problems = common.missing_prerequisites(spec.flavour)
     if problems:
-        boot.write_skipped(spec, "; ".join(problems))
+        boot.write_skipped(spec, "; ".join(problems), failed=common.in_ci())
         common.require_prerequisites(spec.flavour)  # exits: fail in CI, skip elsewhere
     failures, infra = boot.run_boot(spec, echo=not a.quiet)
     if infra:
@@ -57,6 +57,9 @@ def cmd_check(a):
         print(f"hil: no result file {a.result}: the boot did not run or died before writing it")
         return 1
     if r["result"] == "SKIPPED":
+        if common.in_ci():
+            print(f"hil: ERROR: CI=true and the case was skipped: {r['reason']}")
+            return 1
         print(f"hil: skipped: {r['reason']}")
         return SKIP
     print(f"case {r['case']} (boot {r['boot']}): {r['result']} {r['reason']}")

@@ -165,7 +165,7 @@ class Attempt:
         return None
 
 
-def qemu_command(spec, kernel, initrd, work, adir, rootfs_img):
+def qemu_command(spec, kernel, initrd, work, adir, rootfs_img, attempt=1):
     cmd = ["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-m", str(spec.memory),
            "-smp", "2", "-machine", "q35,kernel-irqchip=split",
            "-display", "none", "-vga", "none", "-nic", "none", "-no-reboot", "-nodefaults",
@@ -177,7 +177,7 @@ def qemu_command(spec, kernel, initrd, work, adir, rootfs_img):
            "-kernel", kernel["vmlinux"], "-initrd", initrd]
     if spec.iommu:
         cmd += ["-device", "intel-iommu,intremap=on,caching-mode=on"]
-    append = "console=ttyS0 panic=-1 loglevel=4 " + ("intel_iommu=on iommu=pt " if spec.iommu else "")
+    append = f"console=ttyS0 panic=-1 loglevel=4 hil.attempt={attempt} " + ("intel_iommu=on iommu=pt " if spec.iommu else "")
     if spec.flavour == "system":
         cmd += ["-drive", f"file={rootfs_img},if=virtio,format=raw,snapshot=on"]
         append += "rw "
@@ -310,7 +310,7 @@ def run_attempt(spec, kernel, initrd, work, n, rootfs_img, echo=True):
     os.makedirs(adir)
     make_disks(spec, work)
     at = Attempt(n, adir)
-    cmd = qemu_command(spec, kernel, initrd, work, adir, rootfs_img)
+    cmd = qemu_command(spec, kernel, initrd, work, adir, rootfs_img, n)
     with open(os.path.join(adir, "qemu.cmdline"), "w") as f:
         f.write(" ".join(shlex.quote(a) for a in cmd) + "\n")
     log(f"boot {spec.name} attempt {n}: {' '.join(shlex.quote(a) for a in cmd)}")
@@ -453,11 +453,14 @@ def write_results(spec, kernel, attempts, started):
     return failures
 
 
-def write_skipped(spec, why):
+def write_skipped(spec, why, failed=False):
+    """Missing prerequisites: SKIPPED on a developer machine, FAIL in CI."""
     os.makedirs(spec.results_dir, exist_ok=True)
     for case in spec.cases:
         with open(results_path(spec.results_dir, case), "w") as f:
-            json.dump({"case": case, "boot": spec.name, "result": "SKIPPED", "reason": why}, f)
+            json.dump({"case": case, "boot": spec.name, "result": "FAIL" if failed else "SKIPPED",
+                       "reason": f"missing prerequisites: {why}", "reported_by_guest": False,
+                       "infrastructure_failure": why}, f)
 
 
 def run_boot(spec, echo=True):
