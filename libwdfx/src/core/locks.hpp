@@ -76,6 +76,7 @@ class callback_lock {
   public:
     explicit callback_lock(bool passive) noexcept : passive_(passive) {}
     bool is_passive() const noexcept { return passive_; }
+    bool held_by_me() const noexcept { return lk_.held_by_me(); }
     /// Acquire for a callback or WdfObjectAcquireLock. A recursive acquire is a verifier report
     /// (bug check WDF_RECURSIVE_LOCK in WDF) and returns false without the lock.
     bool acquire(const char* api, std::uint64_t handle);

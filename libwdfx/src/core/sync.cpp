@@ -161,4 +161,32 @@ void wait_lock::release() const {
     o->lk.unlock();
 }
 
+// WdfObjectAcquireLock / WdfObjectReleaseLock (§18.9): the callback lock that automatic
+// serialization takes around DPCs, work items and timers of a device or queue.
+void object::acquire_lock() const {
+    constexpr const char* api = "WdfObjectAcquireLock";
+    object_impl* o = resolve_any(h_, object_type::none, api);
+    if (o == nullptr) return;
+    callback_lock* l = o->get_callback_lock();
+    if (l == nullptr) {
+        verifier_report(api, h_, "object has no callback lock",
+                        "only a device, queue or driver has a lock to acquire (§18.9)");
+        return;
+    }
+    (void)l->acquire(api, h_);  // a recursive acquire is reported there (WDF_RECURSIVE_LOCK)
+}
+
+void object::release_lock() const {
+    constexpr const char* api = "WdfObjectReleaseLock";
+    object_impl* o = resolve_any(h_, object_type::none, api);
+    if (o == nullptr) return;
+    callback_lock* l = o->get_callback_lock();
+    if (l == nullptr || !l->held_by_me()) {
+        verifier_report(api, h_, "lock not held",
+                        "releasing a callback lock this thread does not hold (§18.9)");
+        return;
+    }
+    l->release();
+}
+
 }  // namespace wdfx
