@@ -21,10 +21,10 @@ struct driver::context {
     std::condition_variable cv;
     std::uint32_t completed = 0;
     bool gone = false;
-    // DMA buffers (one page each) mapped for the device.
+    // Two pages the device DMAs to and from: a common buffer of the device's DMA enabler.
+    wdfx::common_buffer dma;
     void* dma_mem = nullptr;
-    std::uint64_t dma_iova = 0x100000;
-    std::shared_ptr<wdfx::bus::device> bus;
+    std::uint64_t dma_iova = 0;
     // activity
     std::atomic<std::uint64_t> isr_calls{0}, isr_claimed{0}, isr_signals{0};
     std::atomic<std::uint64_t> dpc_runs{0}, wi_runs{0}, fact_irqs{0}, dma_irqs{0}, raised_irqs{0};
@@ -67,30 +67,9 @@ wdfx::result<std::unique_ptr<driver>> driver::create(const options& o) {
                 std::fprintf(stderr, "edu: BAR0 identification 0x%08x is not an edu device\n", id);
                 return wdfx::status::no_such_device;
             }
-            // Two pages the device may DMA to and from, at a fixed IOVA below its address width.
-            ctx->bus = dev.bus_device();
-            void* mem = ::mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
-            if (mem == MAP_FAILED) {
-                mem = ::mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE,
-                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-                if (mem == MAP_FAILED) return wdfx::status::insufficient_resources;
-            }
-            auto r = ctx->bus->dma_map(mem, 2 * kPage, ctx->dma_iova);
-            if (!r) {
-                std::fprintf(stderr, "edu: DMA map: %s\n", r.err().describe().c_str());
-                ::munmap(mem, 2 * kPage);
-                return r.code();
-            }
-            ctx->dma_mem = mem;
             return wdfx::status::success;
         };
         init.pnp_power.on_release_hardware = [ctx](wdfx::device, const wdfx::resource_list&) {
-            if (ctx->dma_mem != nullptr) {
-                (void)ctx->bus->dma_unmap(ctx->dma_iova, 2 * kPage);
-                ::munmap(ctx->dma_mem, 2 * kPage);
-                ctx->dma_mem = nullptr;
-            }
             ctx->bar0 = wdfx::register_block();
             return wdfx::status::success;
         };
@@ -111,6 +90,24 @@ wdfx::result<std::unique_ptr<driver>> driver::create(const options& o) {
         auto dev = wdfx::device::create(init);
         if (!dev) return dev.code();
         self->dev_ = *dev;
+
+        // QEMU's edu has a 28-bit DMA mask unless started with dma_mask=; the sim and the HIL
+        // guest give it 64 bits. 28 bits is always safe.
+        wdfx::dma_enabler_config dc;
+        dc.address_bits = 28;
+        auto en = wdfx::dma_enabler::create(*dev, dc);
+        if (!en) {
+            std::fprintf(stderr, "edu: WdfDmaEnablerCreate: %s\n", en.err().describe().c_str());
+            return en.code();
+        }
+        auto cb = wdfx::common_buffer::create(*en, 2 * kPage);
+        if (!cb) {
+            std::fprintf(stderr, "edu: WdfCommonBufferCreate: %s\n", cb.err().describe().c_str());
+            return cb.code();
+        }
+        ctx->dma = *cb;
+        ctx->dma_mem = cb->virtual_address();
+        ctx->dma_iova = cb->logical_address();
 
         wdfx::interrupt_config ic;
         ic.on_isr = [ctx](wdfx::interrupt irq, const wdfx::isr_context& ictx) -> bool {

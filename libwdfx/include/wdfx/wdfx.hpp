@@ -3,6 +3,7 @@
 
 #include <wdfx/bus.hpp>
 #include <wdfx/device.hpp>
+#include <wdfx/dma.hpp>
 #include <wdfx/driver.hpp>
 #include <wdfx/execution.hpp>
 #include <wdfx/interrupt.hpp>
