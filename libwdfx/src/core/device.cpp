@@ -339,6 +339,49 @@ void device_impl::release_hardware() {
     hardware_prepared = false;
 }
 
+// ---- statistics ------------------------------------------------------------------------------
+
+void device_impl::publish_stats() {
+    // Before the ISR threads see any signal (the vectors are not attached yet).
+    if (!stats.open(drv->config.name, name, static_cast<std::uint32_t>(interrupts.size()))) return;
+    for (std::uint32_t i = 0; i < interrupts.size(); ++i) {
+        interrupt_impl* irq = interrupts[i];
+        irq_stats* s = stats.slot(i);
+        std::snprintf(s->name, sizeof s->name, "%s#%u", name.c_str(), irq->message_number);
+        s->message_number = irq->message_number;
+        s->kind = static_cast<std::uint32_t>(irq->res.irq_kind);
+        s->bus_vector = irq->res.first_vector;
+        s->passive = irq->passive ? 1 : 0;
+        if (irq->vec) {
+            auto g = irq->vec->granted();
+            s->cpu = g.cpu;
+            s->fifo_priority = g.fifo_priority;
+        }
+        s->in_use.store(irq->has_resource ? 1 : 0);
+        irq->stats_ptr.store(s, std::memory_order_release);
+    }
+}
+
+void device_impl::unpublish_stats() {
+    // The ISR threads are gone: fold the published counts back into the private ones.
+    for (interrupt_impl* irq : interrupts) {
+        irq_stats* s = irq->stats_ptr.load();
+        if (s == &irq->local_stats) continue;
+        irq_stats& l = irq->local_stats;
+        l.wakeups.add(s->wakeups.get());
+        l.signals.add(s->signals.get());
+        l.claimed.add(s->claimed.get());
+        l.unclaimed.add(s->unclaimed.get());
+        l.dpcs.add(s->dpcs.get());
+        l.work_items.add(s->work_items.get());
+        l.isr_ns_total.add(s->isr_ns_total.get());
+        for (int b = 0; b < 16; ++b)
+            l.hist[b].add(s->hist[b].get());
+        irq->stats_ptr.store(&irq->local_stats, std::memory_order_release);
+    }
+    stats.close();
+}
+
 // ---- PnP operations
 // ---------------------------------------------------------------------------------------
 
@@ -384,6 +427,7 @@ status device_impl::start() {
             return status::insufficient_resources;
         }
     }
+    publish_stats();
     if (bus) {
         auto bm = bus->set_bus_master(true);
         if (!bm)

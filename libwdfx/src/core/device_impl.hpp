@@ -15,6 +15,7 @@
 
 #include "core/locks.hpp"
 #include "core/object_impl.hpp"
+#include "core/stats.hpp"
 #include "os/thread.hpp"
 
 namespace wdfx::detail {
@@ -58,6 +59,10 @@ class device_impl final : public object_impl {
     resource_list translated;
     std::vector<bus::irq_kind> enabled_irq_kinds;
     std::vector<std::uint32_t> mapped_bars;
+
+    stats_file stats;  // shared-memory counters while started (wdfxctl stat)
+    void publish_stats();
+    void unpublish_stats();
 
     void add_interrupt(interrupt_impl* irq);
     void remove_interrupt(interrupt_impl* irq);

@@ -353,13 +353,13 @@ void interrupt_impl::flush_deferred() noexcept {
 
 bool interrupt_impl::queue_dpc() noexcept {
     bool r = dpc->try_queue(current_cpu());
-    if (r) st_dpcs.v.fetch_add(1, std::memory_order_relaxed);
+    if (r) stats_ptr.load(std::memory_order_relaxed)->dpcs.add_shared(1);
     return r;
 }
 
 bool interrupt_impl::queue_work_item() noexcept {
     bool r = wi->try_queue();
-    if (r) st_wis.v.fetch_add(1, std::memory_order_relaxed);
+    if (r) stats_ptr.load(std::memory_order_relaxed)->work_items.add_shared(1);
     return r;
 }
 
@@ -404,16 +404,17 @@ void interrupt_impl::dispatch(std::uint64_t signals) noexcept {
     unlock_for_isr();
     std::uint64_t dt = __rdtsc() - t0;
 
-    st_wakeups.add(1);
-    st_signals.add(signals);
+    irq_stats& c = *stats_ptr.load(std::memory_order_relaxed);
+    c.wakeups.add(1);
+    c.signals.add(signals);
     auto ns = static_cast<std::uint64_t>(static_cast<double>(dt) / tsc_per_ns());
-    st_isr_ns.add(ns);
-    st_hist[hist_bucket(ns)].add(1);
+    c.isr_ns_total.add(ns);
+    c.hist[hist_bucket(ns)].add(1);
     if (claimed) {
-        st_claimed.add(1);
+        c.claimed.add(1);
         consecutive_unclaimed = 0;
     } else {
-        st_unclaimed.add(1);
+        c.unclaimed.add(1);
         if (++consecutive_unclaimed >= dev->unclaimed_limit) unclaimed_guard_trip();
     }
     if (res.irq_kind == bus::irq_kind::intx && !storm_masked.load(std::memory_order_relaxed)) {
@@ -932,15 +933,16 @@ interrupt_stats interrupt::get_stats() const {
     interrupt_stats s;
     auto* irq = resolve<interrupt_impl>(h_, "wdfx::interrupt::get_stats");
     if (irq == nullptr) return s;
-    s.wakeups = irq->st_wakeups.get();
-    s.signals = irq->st_signals.get();
-    s.claimed = irq->st_claimed.get();
-    s.unclaimed = irq->st_unclaimed.get();
-    s.dpcs_queued = irq->st_dpcs.get();
-    s.work_items_queued = irq->st_wis.get();
-    s.isr_ns_total = irq->st_isr_ns.get();
+    const irq_stats& c = *irq->stats_ptr.load();
+    s.wakeups = c.wakeups.get();
+    s.signals = c.signals.get();
+    s.claimed = c.claimed.get();
+    s.unclaimed = c.unclaimed.get();
+    s.dpcs_queued = c.dpcs.get();
+    s.work_items_queued = c.work_items.get();
+    s.isr_ns_total = c.isr_ns_total.get();
     for (int i = 0; i < 16; ++i)
-        s.isr_ns_hist[i] = irq->st_hist[i].get();
+        s.isr_ns_hist[i] = c.hist[i].get();
     s.storm_masked = irq->storm_masked.load();
     if (irq->vec) s.dropped = irq->vec->dropped();
     return s;

@@ -17,6 +17,7 @@
 
 #include "core/locks.hpp"
 #include "core/object_impl.hpp"
+#include "core/stats.hpp"
 #include "exec/isr.hpp"
 #include "exec/work.hpp"
 
@@ -33,14 +34,6 @@ enum notify_flags : unsigned {
     notify_force_disconnect = 8,   // D3Final
     notify_surprise_removed = 16,  // do not call EvtInterruptDisable
     notify_disconnect_inactive = 32,
-};
-
-struct relaxed_counter {
-    std::atomic<std::uint64_t> v{0};
-    void add(std::uint64_t n) noexcept {
-        v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    }
-    std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
 };
 
 class interrupt_impl final : public object_impl {
@@ -88,8 +81,9 @@ class interrupt_impl final : public object_impl {
     // hot path state (ISR thread)
     std::uint32_t consecutive_unclaimed = 0;
     std::atomic<bool> storm_masked{false};
-    relaxed_counter st_wakeups, st_signals, st_claimed, st_unclaimed, st_dpcs, st_wis, st_isr_ns;
-    relaxed_counter st_hist[16];
+    irq_stats local_stats;  // used when the device publishes no statistics file
+    std::atomic<irq_stats*> stats_ptr{
+        &local_stats};  // the ISR thread's counters (shared memory if published)
 
     std::mutex connect_lock;
     std::atomic<const void*> connect_owner{nullptr};
