@@ -475,7 +475,7 @@ def run_boot(spec, echo=True):
     kernel = None
     try:
         t0 = time.monotonic()
-        kernel = prepare.prepare_kernel()
+        kernel = prepare.prepare_kernel(fresh=False)
         rootfs_img = prepare.prepare_rootfs(kernel) if spec.flavour == "system" else None
         initrd = os.path.join(spec.work_dir, "initramfs.cpio")
         build_initramfs(spec, kernel, initrd, rootfs_img)

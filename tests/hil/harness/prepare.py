@@ -89,10 +89,34 @@ def _cached_kernels():
     return sorted(out, key=os.path.getmtime)
 
 
-def prepare_kernel():
-    """Returns the kernel info dict (see kernel.json) of a ready, cached, pruned kernel."""
+RESOLVED_MAX_AGE_S = 3600
+
+
+def _resolved_path():
+    return os.path.join(cache_dir(), "kernel", "resolved.json")
+
+
+def prepare_kernel(fresh=True):
+    """Returns the kernel info dict (see kernel.json) of a ready, cached, pruned kernel.
+    fresh=False (a boot) reuses a resolution of linux-image-amd64 younger than an hour, so boots do
+    not each spend a second or more in apt-cache; `hil.py prepare` (fresh) always asks apt."""
     with cache_lock():
-        resolved = resolve_kernel_package()
+        resolved = None
+        if not fresh:
+            try:
+                with open(_resolved_path()) as f:
+                    r = json.load(f)
+                if time.time() - r["time"] < RESOLVED_MAX_AGE_S:
+                    resolved = (r["package"], r["version"])
+            except (OSError, ValueError, KeyError):
+                pass
+        if resolved is None:
+            resolved = resolve_kernel_package()
+            if resolved is not None:
+                os.makedirs(os.path.dirname(_resolved_path()), exist_ok=True)
+                with open(_resolved_path() + ".tmp", "w") as f:
+                    json.dump({"package": resolved[0], "version": resolved[1], "time": time.time()}, f)
+                os.replace(_resolved_path() + ".tmp", _resolved_path())
         if resolved is None:
             cached = _cached_kernels()
             if cached:
@@ -128,7 +152,7 @@ def _drop_stale(parent, keep):
     if not os.path.isdir(parent):
         return
     for d in os.listdir(parent):
-        if d != keep and not d.startswith(".") and (d.startswith("linux-image-") or d.endswith(".deb")):
+        if d != keep and not d.startswith(".") and d.startswith("linux-image-"):
             p = os.path.join(parent, d)
             log(f"dropping stale cache entry {p}")
             shutil.rmtree(p) if os.path.isdir(p) else os.unlink(p)
