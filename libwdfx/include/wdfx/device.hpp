@@ -21,6 +21,7 @@
 
 #include <wdfx/bus.hpp>
 #include <wdfx/object.hpp>
+#include <wdfx/queue.hpp>
 #include <wdfx/registers.hpp>
 #include <wdfx/resources.hpp>
 
@@ -73,6 +74,8 @@ struct device_init {
     /// vector keeps firing mask the vector (INTx) or detach it (MSI/MSI-X) and report it.
     std::uint32_t unclaimed_limit = 100000;
     device_error_callback on_error_reported;
+    /// WdfDeviceInitSetFileObjectConfig: the callbacks for clients opening the device interface.
+    file_object_config file_config;
 
     // Set by the framework.
     std::shared_ptr<bus::device> bus_device;

@@ -55,6 +55,7 @@ enum class object_type : std::uint8_t {
     generic,
     dma_enabler,
     common_buffer,
+    file,
 };
 const char* object_type_name(object_type t) noexcept;
 

@@ -24,6 +24,7 @@ enum class status : std::int32_t {
         0x00000102,  // a success code in NT (NT_SUCCESS is true), as WdfWaitLockAcquire returns it
     pending = 0x00000103,
     device_busy = static_cast<std::int32_t>(0x80000011),
+    no_more_entries = static_cast<std::int32_t>(0x8000001A),
     unsuccessful = static_cast<std::int32_t>(0xC0000001),
     not_implemented = static_cast<std::int32_t>(0xC0000002),
     info_length_mismatch = static_cast<std::int32_t>(0xC0000004),

@@ -8,6 +8,7 @@
 #include <wdfx/execution.hpp>
 #include <wdfx/interrupt.hpp>
 #include <wdfx/object.hpp>
+#include <wdfx/queue.hpp>
 #include <wdfx/registers.hpp>
 #include <wdfx/resources.hpp>
 #include <wdfx/sim.hpp>

@@ -94,6 +94,7 @@ device_impl::device_impl(driver_impl* d, device_init& init, bool passive_level)
       index(g_device_index.fetch_add(1)),
       cb_lock(std::make_unique<callback_lock>(passive_level)) {
     no_delete_ddi = true;  // only the framework deletes a (non-control) device (§18.3)
+    file_config = init.file_config;
 }
 
 device_impl::~device_impl() = default;
@@ -273,7 +274,8 @@ status device_impl::power_up_sequence(device_power_state previous, unsigned flag
             return st;
         }
     }
-    // (DMA enablers and power-managed queues start here: wdfx issues 4 and 5.)
+    // Power-managed queues start after the interrupts are enabled (§8.3).
+    start_queues();
     const auto& io = previous == device_power_state::d3_final ? cb.on_self_managed_io_init
                                                               : cb.on_self_managed_io_restart;
     if (io) {
@@ -293,7 +295,9 @@ status device_impl::power_down_sequence(device_power_state target, unsigned flag
     if (cb.on_self_managed_io_suspend)
         (void)call("EvtDeviceSelfManagedIoSuspend",
                    [&] { return cb.on_self_managed_io_suspend(device(handle())); });
-    // (Power-managed queues stop and DMA enablers are disabled here: issues 5 and 4.)
+    // Power-managed queues stop (or, at removal, every queue is purged) before the interrupts are
+    // disabled (§8.3): requests the driver owns are completed or acknowledged through EvtIoStop.
+    stop_queues(removing);
     if (cb.on_d0_exit_pre_interrupts_disabled) {
         status st = call("EvtDeviceD0ExitPreInterruptsDisabled", [&] {
             return cb.on_d0_exit_pre_interrupts_disabled(device(handle()), target);
@@ -518,6 +522,7 @@ void device_impl::remove(bool surprise) {
     {
         std::lock_guard g(pnp_lock);
         if (state.load() == device_state::removed) return;
+        removing = true;
         if (surprise) {
             surprise_removed = true;
             if (cb.on_surprise_removal) {

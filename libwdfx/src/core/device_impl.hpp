@@ -49,6 +49,7 @@ class device_impl final : public object_impl {
     std::atomic<device_state> state{device_state::added};
     std::atomic<bool> in_prepare_hardware{false};
     std::atomic<bool> surprise_removed{false};
+    bool removing = false;  // the D3Final power-down purges the queues instead of stopping them
     std::atomic<device_power_state> power{device_power_state::d3_final};
     bool hardware_prepared = false;
 
@@ -63,6 +64,17 @@ class device_impl final : public object_impl {
     stats_file stats;  // shared-memory counters while started (wdfxctl stat)
     void publish_stats();
     void unpublish_stats();
+
+    // I/O (queues, requests, file objects): guarded by io_lock.
+    std::mutex io_lock;
+    std::vector<class io_queue_impl*> queues;
+    class io_queue_impl* default_queue = nullptr;
+    std::vector<std::pair<request_type, class io_queue_impl*>> dispatch_table;
+    file_object_config file_config;
+    /// Stop (or purge) the queues at power-down; start them at power-up (§8.3).
+    void stop_queues(bool purge);
+    void start_queues();
+    class io_queue_impl* queue_for(request_type t);
 
     void add_interrupt(interrupt_impl* irq);
     void remove_interrupt(interrupt_impl* irq);

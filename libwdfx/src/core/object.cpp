@@ -42,6 +42,7 @@ const char* object_type_name(object_type t) noexcept {
             return "WDFDMAENABLER";
         case object_type::common_buffer:
             return "WDFCOMMONBUFFER";
+        case object_type::file: return "WDFFILEOBJECT";
     }
     return "object";
 }

@@ -17,6 +17,7 @@ const char* status_name(status s) noexcept {
         WDFX_S(timeout, "STATUS_TIMEOUT")
         WDFX_S(pending, "STATUS_PENDING")
         WDFX_S(device_busy, "STATUS_DEVICE_BUSY")
+        WDFX_S(no_more_entries, "STATUS_NO_MORE_ENTRIES")
         WDFX_S(unsuccessful, "STATUS_UNSUCCESSFUL")
         WDFX_S(not_implemented, "STATUS_NOT_IMPLEMENTED")
         WDFX_S(info_length_mismatch, "STATUS_INFO_LENGTH_MISMATCH")

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "exec/context.hpp"
+#include "exec/runtime.hpp"
 #include "exec/timer_service.hpp"
 #include "os/log.hpp"
 
@@ -63,6 +64,10 @@ class poll_group {
                 isr_vector* v = s.load(std::memory_order_acquire);
                 if (v != nullptr) v->poll_once();
             }
+            // This thread never sleeps, so the DPC thread of its CPU (below every ISR priority)
+            // never runs: the DPCs its ISRs queue run here between passes, at DISPATCH, as with
+            // WDFX_DPC=inline. Without this they starve and a flush (device stop) hangs.
+            runtime::get().dpc(current_cpu()).drain_inline();
             passes_.fetch_add(1, std::memory_order_acq_rel);
         }
     }
