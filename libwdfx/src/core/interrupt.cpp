@@ -236,6 +236,20 @@ status interrupt_impl::connect(unsigned flags) {
             attached = true;
             connected = true;
             active = true;
+            if (res.irq_kind == bus::irq_kind::intx) {
+                // A level-triggered line can be left masked by the last connection: by the
+                // unclaimed-interrupt guard, or by an automask whose signal arrived after the
+                // target was withdrawn (nobody unmasked it). Start unmasked; a line still
+                // asserted fires again at once (§19.2).
+                int ufd = dev->bus->intx_unmask_eventfd();
+                if (ufd >= 0) {
+                    std::uint64_t one = 1;
+                    ssize_t w = ::write(ufd, &one, sizeof one);
+                    (void)w;
+                } else {
+                    (void)dev->bus->unmask_intx();
+                }
+            }
         }
     }
     // Enable: under the interrupt lock. On failure m_Enabled stays FALSE, so no Disable later.

@@ -42,16 +42,23 @@ struct io_submission {
 };
 
 /// Open: a file object and its create request. The create completes through `sink` with `tag`;
-/// a failed create deletes the file object. Returns the file handle (0 if the device is gone).
+/// a failed create closes the file object. Returns the file handle (0 if the device is gone,
+/// reported through the sink with STATUS_NO_SUCH_DEVICE). The caller holds a reference on the
+/// returned file, so its handle stays valid (even across the device's removal) until the
+/// caller passes it to close_file, exactly once, whether the create succeeded or not.
 file_object open_file(device dev, const peer_credentials& who, std::shared_ptr<request_sink> sink,
                       std::uint64_t tag);
 /// A read/write/device control of an open file. Returns the request handle, or 0 when it was
-/// completed at once (an error, reported through the sink).
+/// completed at once (an error, reported through the sink: STATUS_INVALID_DEVICE_STATE for a
+/// file that is not open, STATUS_NO_SUCH_DEVICE once the device is deleted).
 std::uint64_t submit(file_object file, io_submission s);
-/// The client cancels one request (by the handle submit returned). No-op if already complete.
-void cancel(std::uint64_t request_handle);
+/// The client cancels one of its requests (by the handle submit returned). No-op once the
+/// request completed (the handle is only looked up among the file's live requests).
+void cancel(file_object file, std::uint64_t request_handle);
 /// The client is gone (close or disconnect): its requests are cancelled, EvtFileCleanup runs, and
 /// EvtFileClose runs once the last of its requests completed; then the file object is deleted.
+/// Drops the caller's reference: the handle must not be used afterwards. If the device was
+/// deleted first, the deletion already closed the file (cleanup and close ran then).
 void close_file(file_object file);
 
 }  // namespace wdfx::detail

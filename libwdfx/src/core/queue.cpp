@@ -39,7 +39,7 @@ namespace detail {
 // ---- completion ---------------------------------------------------------------------------------
 
 namespace {
-void maybe_close_file(file_impl* f);
+void maybe_close_file(file_impl* f, bool inline_close = false);
 
 /// The common tail of every completion: detach from queue and file, report, free.
 void finish(request_impl* r, status st, std::size_t info) {
@@ -274,8 +274,19 @@ void io_queue_impl::dispose() {
 // ---- files
 // -----------------------------------------------------------------------------------------
 
+file_impl::file_impl(device_impl* d, const peer_credentials& c, std::shared_ptr<request_sink> s)
+    : object_impl(kType), dev(d), who(c), sink(std::move(s)) {
+    dev->add_ref();
+}
+
+file_impl::~file_impl() {
+    dev->release();
+}
+
 namespace {
-void maybe_close_file(file_impl* f) {
+void close_impl(file_impl* f, bool from_dispose);
+
+void maybe_close_file(file_impl* f, bool inline_close) {
     bool do_close = false;
     {
         std::lock_guard g(f->dev->io_lock);
@@ -285,6 +296,12 @@ void maybe_close_file(file_impl* f) {
         }
     }
     if (!do_close) return;
+    if (inline_close) {
+        // From dispose (the device's deletion, PASSIVE): the tree deletes the file itself.
+        if (f->opened && f->dev->file_config.on_close)
+            f->dev->file_config.on_close(file_object(f->handle()));
+        return;
+    }
     // EvtFileClose after the last request of the file completed, at PASSIVE on the pool.
     f->add_ref();
     runtime::get().post([f] {
@@ -295,6 +312,10 @@ void maybe_close_file(file_impl* f) {
     });
 }
 }  // namespace
+
+void file_impl::dispose() {
+    close_impl(this, true);
+}
 
 }  // namespace detail
 
@@ -755,6 +776,7 @@ file_object open_file(device d, const peer_credentials& who, std::shared_ptr<req
     }
     auto* f = new file_impl(dev, who, sink);
     f->commit(object_attributes{}, dev);
+    f->add_ref();  // the caller's reference, dropped by close_file: the handle stays valid
     io_submission s;
     s.type = request_type::create;
     s.tag = tag;
@@ -781,7 +803,7 @@ file_object open_file(device d, const peer_credentials& who, std::shared_ptr<req
                 f->opened = nt_success(st);
             }
             if (inner) inner->on_complete(t, st, info, out);
-            if (!nt_success(st)) close_file(file_object(f->handle()));
+            if (!nt_success(st)) close_impl(f, false);
         }
     };
     auto os_ = std::make_shared<open_sink>();
@@ -814,14 +836,14 @@ std::uint64_t submit(file_object file, io_submission s) {
         std::lock_guard g(dev->io_lock);
         if (f->closing || !f->opened) {
             refuse = true;
-            why = status::invalid_device_state;
+            why = dev->is_deleting() ? status::no_such_device : status::invalid_device_state;
         } else {
             q = dev->queue_for(s.type);
             if (q == nullptr) refuse = true;
             ++f->outstanding;
         }
     }
-    if (refuse && why == status::invalid_device_state) {
+    if (refuse && why != status::invalid_device_request) {
         if (f->sink) f->sink->on_complete(s.tag, why, 0, {});
         return 0;
     }
@@ -841,15 +863,31 @@ std::uint64_t submit(file_object file, io_submission s) {
     return h;
 }
 
-void cancel(std::uint64_t request_handle) {
-    auto* r = static_cast<request_impl*>(handle_lookup(request_handle, object_type::request));
-    if (r == nullptr) return;
-    device_impl* dev = r->dev;
+namespace {
+/// The live request `h` of file `f`, or nullptr (io_lock held). A request handle alone is not
+/// enough: the driver may complete and free the request on another thread at any moment, so it
+/// is looked up only among the requests the device's queues hold, under the lock that keeps
+/// them alive (a completion removes the request from its queue under io_lock before freeing it).
+request_impl* find_request_locked(device_impl* dev, file_impl* f, std::uint64_t h) {
+    for (io_queue_impl* q : dev->queues) {
+        for (request_impl* r : q->pending)
+            if (r->handle() == h && r->file == f) return r;
+        for (request_impl* r : q->owned)
+            if (r->handle() == h && r->file == f) return r;
+    }
+    return nullptr;
+}
+
+void cancel_request(file_impl* f, std::uint64_t request_handle) {
+    device_impl* dev = f->dev;
+    request_impl* r = nullptr;
     io_queue_impl* q = nullptr;
     enum { none, complete_it, canceled_on_queue, call_cancel } action = none;
     std::function<void(request)> cb;
     {
         std::lock_guard g(dev->io_lock);
+        r = find_request_locked(dev, f, request_handle);
+        if (r == nullptr) return;
         if (r->st == request_impl::state::completed || r->canceled) return;
         r->canceled = true;
         q = r->queue;
@@ -895,9 +933,7 @@ void cancel(std::uint64_t request_handle) {
     r->release();
 }
 
-void close_file(file_object file) {
-    auto* f = static_cast<file_impl*>(handle_lookup(file.handle(), object_type::file));
-    if (f == nullptr) return;
+void close_impl(file_impl* f, bool from_dispose) {
     device_impl* dev = f->dev;
     std::vector<std::uint64_t> mine;
     bool was_open;
@@ -916,10 +952,25 @@ void close_file(file_object file) {
     // The client is gone: its requests are cancelled (queued ones complete with STATUS_CANCELLED,
     // cancelable presented ones get EvtRequestCancel); the rest complete normally, replies dropped.
     for (std::uint64_t h : mine)
-        cancel(h);
+        cancel_request(f, h);
     if (was_open && dev->file_config.on_cleanup)
         dev->file_config.on_cleanup(file_object(f->handle()));
-    maybe_close_file(f);
+    maybe_close_file(f, from_dispose);
+}
+}  // namespace
+
+void cancel(file_object file, std::uint64_t request_handle) {
+    // The caller holds its reference on the file (open_file), so the lookup cannot race a free.
+    auto* f = static_cast<file_impl*>(handle_lookup(file.handle(), object_type::file));
+    if (f == nullptr) return;
+    cancel_request(f, request_handle);
+}
+
+void close_file(file_object file) {
+    auto* f = static_cast<file_impl*>(handle_lookup(file.handle(), object_type::file));
+    if (f == nullptr) return;
+    close_impl(f, false);
+    f->release();  // the reference open_file gave the caller
 }
 
 }  // namespace detail

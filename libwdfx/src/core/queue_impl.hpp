@@ -28,9 +28,9 @@ class io_queue_impl;
 class file_impl final : public object_impl {
   public:
     static constexpr object_type kType = object_type::file;
-    file_impl(device_impl* d, const peer_credentials& c, std::shared_ptr<request_sink> s)
-        : object_impl(kType), dev(d), who(c), sink(std::move(s)) {}
-    device_impl* dev;
+    file_impl(device_impl* d, const peer_credentials& c, std::shared_ptr<request_sink> s);
+    ~file_impl() override;
+    device_impl* dev;  // referenced: an interface may hold the file after the device is deleted
     peer_credentials who;
     std::shared_ptr<request_sink> sink;
     // io_lock
@@ -38,6 +38,11 @@ class file_impl final : public object_impl {
     bool closing = false;
     bool opened = false;
     bool close_posted = false;
+
+  protected:
+    /// The device is deleted while the client still has the file open: close it as if the
+    /// client had gone (its requests cancelled, EvtFileCleanup, EvtFileClose).
+    void dispose() override;
 };
 
 class request_impl final : public object_impl {
