@@ -144,18 +144,6 @@ const resource* core_descriptor(PCM_PARTIAL_RESOURCE_DESCRIPTOR d, c_res_list* l
     return &(*l->core)[static_cast<std::size_t>(d - l->c.data())];
 }
 
-#undef WdfDriverCreate
-NTSTATUS WdfDriverCreate(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryPath,
-                         PWDF_OBJECT_ATTRIBUTES DriverAttributes, PWDF_DRIVER_CONFIG DriverConfig,
-                         WDFDRIVER* Driver) {
-    return driver_create(DriverObject, RegistryPath, DriverAttributes, DriverConfig, Driver, false);
-}
-NTSTATUS WdfxDriverCreateUmdf2(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryPath,
-                               PWDF_OBJECT_ATTRIBUTES DriverAttributes, PWDF_DRIVER_CONFIG DriverConfig,
-                               WDFDRIVER* Driver) {
-    return driver_create(DriverObject, RegistryPath, DriverAttributes, DriverConfig, Driver, true);
-}
-
 // ---- device init
 // ----------------------------------------------------------------------------------------
 
@@ -306,6 +294,18 @@ static NTSTATUS driver_create(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING Regi
     if (!r) return code_of(r);
     if (Driver != nullptr) *Driver = to_c<WDFDRIVER>(r->handle());
     return STATUS_SUCCESS;
+}
+
+#undef WdfDriverCreate
+NTSTATUS WdfDriverCreate(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryPath,
+                         PWDF_OBJECT_ATTRIBUTES DriverAttributes, PWDF_DRIVER_CONFIG DriverConfig,
+                         WDFDRIVER* Driver) {
+    return driver_create(DriverObject, RegistryPath, DriverAttributes, DriverConfig, Driver, false);
+}
+NTSTATUS WdfxDriverCreateUmdf2(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryPath,
+                               PWDF_OBJECT_ATTRIBUTES DriverAttributes,
+                               PWDF_DRIVER_CONFIG DriverConfig, WDFDRIVER* Driver) {
+    return driver_create(DriverObject, RegistryPath, DriverAttributes, DriverConfig, Driver, true);
 }
 
 // ---- device
