@@ -344,6 +344,9 @@ NTSTATUS WdfxAddSimEduDevice(WDFDRIVER Driver, BOOLEAN ForceIntx, WDFDEVICE* Dev
 NTSTATUS WdfxAddPciDevice(WDFDRIVER Driver, PCSTR Bdf, BOOLEAN Uio, WDFDEVICE* Device);
 VOID WdfxRemoveDevice(WDFDEVICE Device);
 VOID WdfxUnloadDriver(WDFDRIVER Driver);
+/* How many verifier reports this process has made. With WDFX_VERIFIER=report a misuse is logged
+ * and the API returns an error or does nothing (WDF with break-on-error off); tests count them. */
+ULONG64 WdfxGetVerifierReportCount(void);
 
 /* ---- device (wdfdevice.h) -------------------------------------------------------------------------------- */
 typedef enum _WDF_POWER_DEVICE_STATE {

@@ -105,6 +105,9 @@ std::unique_ptr<isr_vector> isr_vector::create(const params& p, std::string* why
         return nullptr;
     }
     isr_vector* raw = v.get();
+    raw->busy_slot_.what = raw->p_.thread_name.c_str();
+    register_busy_slot(&raw->busy_slot_);
+    register_watched_eventfd(raw->efd_.get(), raw->p_.thread_name.c_str());
     switch (p.strategy) {
         case wait_strategy::block:
             v->thread_ = os::thread(p.thread_name, [raw] { raw->run_blocking(); });
@@ -126,6 +129,8 @@ std::unique_ptr<isr_vector> isr_vector::create(const params& p, std::string* why
 }
 
 isr_vector::~isr_vector() {
+    unregister_watched_eventfd(efd_.get());
+    unregister_busy_slot(&busy_slot_);
     stop_.store(true, std::memory_order_seq_cst);
     target_.store(nullptr, std::memory_order_seq_cst);
     if (group_) {
@@ -161,7 +166,9 @@ void isr_vector::handle(std::uint64_t count) noexcept {
     busy_.store(1, std::memory_order_seq_cst);
     interrupt_impl* irq = target_.load(std::memory_order_seq_cst);
     if (irq != nullptr) {
+        busy_slot_.enter();
         isr_dispatch(irq, signals);
+        busy_slot_.leave();
     } else {
         dropped_.fetch_add(signals, std::memory_order_relaxed);
     }

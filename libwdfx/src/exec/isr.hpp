@@ -21,6 +21,7 @@
 
 #include <wdfx/interrupt.hpp>
 
+#include "exec/health.hpp"
 #include "os/fd.hpp"
 #include "os/sync.hpp"
 #include "os/thread.hpp"
@@ -84,6 +85,7 @@ class isr_vector {
     std::atomic<os::sched_result> granted_{};
     std::atomic<const void*> thread_tls_{nullptr};
     os::waitable quiet_;
+    busy_slot busy_slot_;  // for the service watchdog: set while the ISR runs
     os::thread thread_;
     std::shared_ptr<poll_group> group_;
 };

@@ -64,12 +64,14 @@ bool deferred_item::running_on_this_thread() const noexcept {
 // --------------------------------------------------------------------------------
 
 dpc_executor::dpc_executor(int cpu) : cpu_(cpu) {
-    char name[16];
-    std::snprintf(name, sizeof name, "wdfx-dpc/%d", cpu);
-    thread_ = os::thread(name, [this] { loop(); });
+    std::snprintf(name_, sizeof name_, "wdfx-dpc/%d", cpu);
+    busy_.what = name_;
+    register_busy_slot(&busy_);
+    thread_ = os::thread(name_, [this] { loop(); });
 }
 
 dpc_executor::~dpc_executor() {
+    unregister_busy_slot(&busy_);
     lock_.lock();
     stop_ = true;
     lock_.unlock();
@@ -122,7 +124,9 @@ void dpc_executor::loop() {
             continue;
         }
         lock_.unlock();
+        busy_.enter();
         n->run(n);
+        busy_.leave();
     }
 }
 
@@ -131,6 +135,8 @@ void dpc_executor::loop() {
 
 struct passive_pool::worker {
     unsigned index = 0;
+    char name[16] = {};
+    busy_slot busy;
     os::unique_fd doorbell;
     worker* next_sleeper = nullptr;
     os::thread thread;
@@ -149,10 +155,11 @@ passive_pool::passive_pool(unsigned threads) {
         workers_.push_back(std::move(w));
     }
     for (auto& w : workers_) {
-        char name[16];
-        std::snprintf(name, sizeof name, "wdfx-pool/%u", w->index);
+        std::snprintf(w->name, sizeof w->name, "wdfx-pool/%u", w->index);
+        w->busy.what = w->name;
+        register_busy_slot(&w->busy);
         worker* wp = w.get();
-        w->thread = os::thread(name, [this, wp] { loop(wp); });
+        w->thread = os::thread(w->name, [this, wp] { loop(wp); });
     }
 }
 
@@ -256,7 +263,9 @@ void passive_pool::loop(worker* w) {
         }
         lock_.unlock();
         tls().lvl = level::passive;
+        w->busy.enter();
         n->run(n);
+        w->busy.leave();
     }
 }
 

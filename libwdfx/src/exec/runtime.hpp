@@ -18,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "exec/health.hpp"
 #include "exec/work.hpp"
 #include "os/fd.hpp"
 #include "os/sync.hpp"
@@ -54,6 +55,8 @@ class dpc_executor {
     bool sleeping_ = false;
     bool stop_ = false;
     os::waitable bell_;
+    busy_slot busy_;
+    char name_[16] = {};
     os::thread thread_;
 };
 

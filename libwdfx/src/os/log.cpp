@@ -5,6 +5,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "os/systemd.hpp"
 
 namespace wdfx::os {
 
@@ -20,6 +25,7 @@ log_level threshold() noexcept {
     }();
     return t;
 }
+
 const char* prefix(log_level l) noexcept {
     switch (l) {
         case log_level::debug:
@@ -33,10 +39,36 @@ const char* prefix(log_level l) noexcept {
     }
     return "?";
 }
-}  // namespace
 
-void vlog(log_level level, const char* fmt, std::va_list ap) noexcept {
+int syslog_priority(log_level l) noexcept {
+    switch (l) {
+        case log_level::debug:
+            return 7;
+        case log_level::info:
+            return 6;
+        case log_level::warning:
+            return 4;
+        case log_level::error:
+            return 3;
+    }
+    return 6;
+}
+
+void vlog_to(log_level level, const char* device, int interrupt, const char* fmt,
+             std::va_list ap) noexcept {
     if (level < threshold()) return;
+    if (stderr_is_journal()) {
+        // Under systemd: the native journal protocol keeps the device and interrupt as fields.
+        char msg[1024];
+        std::va_list copy;
+        va_copy(copy, ap);
+        std::vsnprintf(msg, sizeof msg, fmt, copy);
+        va_end(copy);
+        std::vector<std::pair<std::string, std::string>> f;
+        if (device != nullptr) f.emplace_back("WDFX_DEVICE", device);
+        if (interrupt >= 0) f.emplace_back("WDFX_INTERRUPT", std::to_string(interrupt));
+        if (journal_send(syslog_priority(level), msg, f)) return;
+    }
     char buf[1024];
     int n = std::snprintf(buf, sizeof buf, "wdfx %s: ", prefix(level));
     if (n < 0) return;
@@ -49,11 +81,23 @@ void vlog(log_level level, const char* fmt, std::va_list ap) noexcept {
     ssize_t w = ::write(STDERR_FILENO, buf, len);
     (void)w;
 }
+}  // namespace
+
+void vlog(log_level level, const char* fmt, std::va_list ap) noexcept {
+    vlog_to(level, nullptr, -1, fmt, ap);
+}
 
 void log(log_level level, const char* fmt, ...) noexcept {
     std::va_list ap;
     va_start(ap, fmt);
-    vlog(level, fmt, ap);
+    vlog_to(level, nullptr, -1, fmt, ap);
+    va_end(ap);
+}
+
+void log_fields(log_level level, const char* device, int interrupt, const char* fmt, ...) noexcept {
+    std::va_list ap;
+    va_start(ap, fmt);
+    vlog_to(level, device, interrupt, fmt, ap);
     va_end(ap);
 }
 

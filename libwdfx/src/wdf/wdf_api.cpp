@@ -868,6 +868,10 @@ VOID WdfxUnloadDriver(WDFDRIVER Driver) {
     if (d.is_valid()) d.unload();
 }
 
+ULONG64 WdfxGetVerifierReportCount(void) {
+    return verifier_report_count();
+}
+
 int WdfxRunDriver(int argc, char** argv, PDRIVER_INITIALIZE DriverEntry) {
     // Block the stop signals in every thread (the runtime's inherit this mask) and wait for them
     // here.
