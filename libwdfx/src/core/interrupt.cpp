@@ -129,8 +129,11 @@ bool interrupt_impl::start_vector(std::string* why) {
     std::uint64_t all = 0;
     for (int c : cpus)
         if (c < 64) all |= 1ull << c;
-    interrupt_policy pol = policy_set ? policy.policy : interrupt_policy::machine_default;
-    interrupt_priority prio = policy_set ? policy.priority : interrupt_priority::undefined;
+    // §13, §19.2: a policy set on an interrupt created in EvtDevicePrepareHardware comes after its
+    // resources were assigned: stored (and reported), never applied.
+    const bool use_policy = policy_set && !created_in_prepare_hardware;
+    interrupt_policy pol = use_policy ? policy.policy : interrupt_policy::machine_default;
+    interrupt_priority prio = use_policy ? policy.priority : interrupt_priority::undefined;
     int cpu = -1;
     switch (pol) {
         case interrupt_policy::machine_default:

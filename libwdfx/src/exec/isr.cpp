@@ -10,6 +10,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "exec/context.hpp"
 #include "exec/runtime.hpp"
@@ -125,6 +126,12 @@ std::unique_ptr<isr_vector> isr_vector::create(const params& p, std::string* why
             break;
         }
     }
+    // The thread pins and prioritises itself first thing: wait for that, so that get_binding()
+    // reports what the policy was granted as soon as the device has started (§13), never a
+    // transient "not pinned". A busy-poll vector was granted above.
+    if (v->thread_.joinable())
+        while (v->thread_tls_.load(std::memory_order_acquire) == nullptr)
+            std::this_thread::yield();
     return v;
 }
 
@@ -191,7 +198,7 @@ void enter_isr_thread(const isr_vector::params& p, std::atomic<os::sched_result>
     granted.store(got, std::memory_order_release);
     set_thread_identity(thread_role::isr, p.thread_name.c_str(), got.cpu);
     tls().lvl = p.dirql ? level::dirql : level::passive;
-    tls_slot.store(&tls(), std::memory_order_relaxed);
+    tls_slot.store(&tls(), std::memory_order_release);  // after granted: create() waits on it
 }
 }  // namespace
 
