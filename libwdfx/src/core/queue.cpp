@@ -548,6 +548,27 @@ result<std::span<const std::byte>> request::retrieve_input_buffer(std::size_t mi
     return std::span<const std::byte>(r->in);
 }
 
+namespace {
+/// Move a driver-owned request from the queue it came from into `dst` in one step under io_lock,
+/// so that neither a cancel nor the source queue's next presentation sees it in between (the
+/// source is kicked only once the request is in its destination: a sequential queue forwarding
+/// to a manual one keeps its order). False when `dst` does not accept requests.
+bool move_to_queue_locked(request_impl* r, io_queue_impl* dst, bool at_head) {
+    if (dst->state == io_queue_impl::qstate::purged || dst->is_deleting()) return false;
+    io_queue_impl* src = r->queue;
+    if (src != nullptr)
+        src->owned.erase(std::remove(src->owned.begin(), src->owned.end(), r), src->owned.end());
+    r->cancelable = false;
+    r->st = request_impl::state::queued;
+    r->queue = dst;
+    if (at_head)
+        dst->pending.push_front(r);
+    else
+        dst->pending.push_back(r);
+    return true;
+}
+}  // namespace
+
 status request::forward_to_io_queue(io_queue destination) const {
     constexpr const char* api = "WdfRequestForwardToIoQueue";
     auto* dst = resolve<io_queue_impl>(destination.handle(), api);
@@ -560,17 +581,15 @@ status request::forward_to_io_queue(io_queue destination) const {
         std::lock_guard g(r->dev->io_lock);
         src = r->queue;
         if (src == dst) return status::invalid_device_request;
-        if (src != nullptr)
-            src->owned.erase(std::remove(src->owned.begin(), src->owned.end(), r),
-                             src->owned.end());
-        r->queue = nullptr;
-        r->cancelable = false;
+        // WDF: a destination that is not accepting fails the call; the driver keeps the request.
+        if (!move_to_queue_locked(r, dst, false)) return status::wdf_busy;
     }
+    dst->changed.notify_all();
+    dst->kick();
     if (src != nullptr) {
         src->changed.notify_all();
         src->kick();
     }
-    dst->enqueue(r);
     return status::success;
 }
 
@@ -587,10 +606,9 @@ status request::requeue() const {
                             "WdfRequestRequeue is for requests of manual queues");
             return status::invalid_device_request;
         }
-        q->owned.erase(std::remove(q->owned.begin(), q->owned.end(), r), q->owned.end());
-        r->cancelable = false;
+        if (!move_to_queue_locked(r, q, true)) return status::wdf_busy;  // back to the head (§18.4)
     }
-    q->enqueue(r, true);  // back to the head (§18.4)
+    q->changed.notify_all();
     return status::success;
 }
 
