@@ -129,8 +129,18 @@ class device {
     }
 
     virtual result<void> set_bus_master(bool on) = 0;
+    /// Whether reset() can work (VFIO_DEVICE_FLAGS_RESET: FLR, PM reset, a bus reset).
+    virtual bool can_reset() const { return true; }
     /// Function reset; a clear error when the device has no reset method.
     virtual result<void> reset() = 0;
+    /// Steer the host IRQ of a vector to `cpu` (the CPU of its ISR thread), where the process
+    /// has the privilege (/proc/irq/N/smp_affinity_list). Best effort: false when it could not.
+    virtual bool set_irq_affinity(irq_kind kind, std::uint32_t vector, int cpu) {
+        (void)kind;
+        (void)vector;
+        (void)cpu;
+        return false;
+    }
 
     /// Where the bus delivers its events. Set by the framework when the device is added; an
     /// empty function detaches. The bus may call it from any thread of its own.

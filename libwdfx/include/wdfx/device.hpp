@@ -111,6 +111,10 @@ class device : public object {
     /// Power down to Dx keeping the hardware prepared / power back up to D0.
     status power_down(device_power_state target = device_power_state::d3) const;
     status power_up() const;
+    /// Reset the function (VFIO_DEVICE_RESET): D0 exit -> reset -> D0 entry, interrupts and
+    /// queues stopped and restarted around it. STATUS_NOT_SUPPORTED, before anything is touched,
+    /// when the device has no reset method.
+    status reset() const;
     /// Stop if needed and delete the device and its children.
     void remove() const;
     /// The device vanished: no hardware access is expected to work; EvtDeviceSurpriseRemoval,

@@ -94,6 +94,7 @@ class device final : public bus::device {
     result<void> dma_map(void* va, std::size_t size, std::uint64_t iova) override;
     result<void> dma_unmap(std::uint64_t iova, std::size_t size) override;
     result<void> set_bus_master(bool on) override;
+    bool can_reset() const override;
     result<void> reset() override;
     void set_event_handler(std::function<void(bus::event_kind)> handler) override;
 

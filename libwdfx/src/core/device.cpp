@@ -518,6 +518,48 @@ status device_impl::power_up() {
     return status::success;
 }
 
+status device_impl::reset() {
+    std::lock_guard g(pnp_lock);
+    if (state.load() != device_state::started) return status::invalid_device_state;
+    if (!bus || !bus->can_reset()) {
+        os::log(os::log_level::error,
+                "%s: reset requested but the device has no reset method (no FLR, no PM reset, not "
+                "alone "
+                "behind a bridge)",
+                name.c_str());
+        return status::not_supported;
+    }
+    // D0 exit (queues, interrupts: Disable, flush, disconnect), reset, D0 entry.
+    unsigned down = power_pageable ? notify_explicit_powerdown : notify_np;
+    status st = power_down_sequence(device_power_state::d3, down);
+    auto r = bus->reset();
+    // The reset clears the command register: bus mastering and the vector blocks come back.
+    if (r) {
+        (void)bus->set_bus_master(true);
+        for (bus::irq_kind k : enabled_irq_kinds) {
+            std::uint32_t n = 0;
+            for (const resource& q : translated)
+                if (q.type == resource_type::interrupt && q.irq_kind == k)
+                    n += std::max<std::uint32_t>(1, q.message_count);
+            (void)bus->enable_irqs(k, n);
+        }
+    } else {
+        os::log(os::log_level::error, "%s: reset failed: %s", name.c_str(),
+                r.err().describe().c_str());
+    }
+    unsigned up =
+        notify_explicit_powerup | (power_pageable ? 0u : static_cast<unsigned>(notify_np));
+    status st2 = power_up_sequence(device_power_state::d3, up);
+    if (!nt_success(st2)) {
+        (void)bus->set_bus_master(false);
+        release_hardware();
+        state = device_state::failed;
+        return st2;
+    }
+    if (!r) return r.code();
+    return st;
+}
+
 void device_impl::remove(bool surprise) {
     {
         std::lock_guard g(pnp_lock);
@@ -659,6 +701,14 @@ void device::surprise_remove() const {
     auto* d = resolve<device_impl>(h_, "wdfx::device::surprise_remove");
     if (d == nullptr) return;
     d->remove(true);
+}
+
+status device::reset() const {
+    auto* d = resolve<device_impl>(h_, "wdfx::device::reset");
+    if (d == nullptr) return status::invalid_handle;
+    if (!verify_level_max(level::passive, "wdfx::device::reset", h_))
+        return status::invalid_device_state;
+    return d->reset();
 }
 
 device_state device::state() const {

@@ -84,6 +84,7 @@ class device_impl final : public object_impl {
     status stop(bool surprise);
     status power_down(device_power_state target);
     status power_up();
+    status reset();
     void remove(bool surprise);
 
     void on_bus_event(bus::event_kind k);

@@ -460,6 +460,10 @@ result<void> device::set_bus_master(bool on) {
     return {};
 }
 
+bool device::can_reset() const {
+    return s_->spec.reset_method;
+}
+
 result<void> device::reset() {
     {
         os::pi_guard g(s_->lock);

@@ -281,6 +281,8 @@ class uio_device final : public bus::device {
         return {};
     }
 
+    bool can_reset() const override { return ::access((sys_ + "/reset").c_str(), W_OK) == 0; }
+
     result<void> reset() override {
         os::unique_fd fd(::open((sys_ + "/reset").c_str(), O_WRONLY | O_CLOEXEC));
         if (!fd)

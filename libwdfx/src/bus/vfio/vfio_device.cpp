@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -411,6 +412,37 @@ class vfio_device final : public bus::device {
         auto w = config_write(0x04, cmd);
         if (!w) return w.err();
         return {};
+    }
+
+    bool can_reset() const override { return (info_.flags & VFIO_DEVICE_FLAGS_RESET) != 0; }
+
+    bool set_irq_affinity(bus::irq_kind kind, std::uint32_t vector, int cpu) override {
+        // /proc/interrupts names the host IRQs "vfio-msix[N](BDF)", "vfio-msi[N](BDF)",
+        // "vfio-intx(BDF)"; writing smp_affinity_list needs root (or CAP_SYS_ADMIN-free
+        // /proc/irq ownership), so this is best effort and silent when not permitted.
+        if (cpu < 0) return false;
+        std::string tag;
+        if (kind == bus::irq_kind::msix)
+            tag = "vfio-msix[" + std::to_string(vector) + "](" + bdf_ + ")";
+        else if (kind == bus::irq_kind::msi)
+            tag = "vfio-msi[" + std::to_string(vector) + "](" + bdf_ + ")";
+        else if (kind == bus::irq_kind::intx)
+            tag = "vfio-intx(" + bdf_ + ")";
+        else
+            return false;
+        FILE* f = std::fopen("/proc/interrupts", "r");
+        if (f == nullptr) return false;
+        char line[1024];
+        long irq = -1;
+        while (std::fgets(line, sizeof line, f) != nullptr)
+            if (std::strstr(line, tag.c_str()) != nullptr) irq = std::strtol(line, nullptr, 10);
+        std::fclose(f);
+        if (irq < 0) return false;
+        std::string path = "/proc/irq/" + std::to_string(irq) + "/smp_affinity_list";
+        os::unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) return false;
+        std::string v = std::to_string(cpu);
+        return ::write(fd.get(), v.data(), v.size()) == static_cast<ssize_t>(v.size());
     }
 
     result<void> reset() override {
