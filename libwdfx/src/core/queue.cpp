@@ -342,11 +342,13 @@ result<io_queue> io_queue::create(device d, const io_queue_config& config,
         return error::from_status(
             status::invalid_parameter,
             "WdfIoQueueCreate: a manual queue has no EvtIoRead/Write/DeviceControl/Default");
+    // FxIoQueue::Initialize: at least one of EvtIoDefault/Read/Write/DeviceControl (a default
+    // queue with only EvtIoRead is fine: other request types fail when presented, see above).
     if (config.dispatch != dispatch_type::manual && config.default_queue && !config.on_io_default &&
-        !(config.on_io_read && config.on_io_write && config.on_io_device_control))
+        !config.on_io_read && !config.on_io_write && !config.on_io_device_control)
         return error::from_status(status::invalid_parameter,
-                                  "WdfIoQueueCreate: a default queue needs EvtIoDefault (or Read, "
-                                  "Write and DeviceControl)");
+                                  "WdfIoQueueCreate: a queue needs EvtIoDefault, EvtIoRead, "
+                                  "EvtIoWrite or EvtIoDeviceControl");
     if (attributes.parent != 0 && attributes.parent != d.handle())
         return error::from_status(status::wdf_parent_assignment_not_allowed,
                                   "WdfIoQueueCreate: the parent is the device");
