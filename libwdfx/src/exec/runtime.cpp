@@ -216,29 +216,38 @@ class doorbell_ring {
         if (ok_) io_uring_queue_exit(&ring_);
     }
     void wait() noexcept {
-        std::uint64_t v = 0;
         if (!ok_) {
             ssize_t n;
             do
-                n = ::read(fd_, &v, sizeof v);
+                n = ::read(fd_, &value_, sizeof value_);
             while (n < 0 && errno == EINTR);
             return;
         }
         io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-        io_uring_prep_read(sqe, fd_, &v, sizeof v, 0);
+        io_uring_prep_read(sqe, fd_, &value_, sizeof value_, 0);
+        // Submit, then wait for the read's completion. io_uring_submit_and_wait() reports the
+        // submission, not the wait: an interrupted wait (a signal, task work) returns 1 with no
+        // completion, and returning then put this worker on the sleeper list twice (a cycle:
+        // the pool's destructor never ended) and left the read in flight into a dead stack slot.
+        (void)io_uring_submit(&ring_);
+        io_uring_cqe* cqe = nullptr;
         int r;
         do
-            r = io_uring_submit_and_wait(&ring_, 1);
-        while (r == -EINTR);
-        io_uring_cqe* cqe = nullptr;
-        while (io_uring_peek_cqe(&ring_, &cqe) == 0 && cqe != nullptr)
+            r = io_uring_wait_cqe(&ring_, &cqe);
+        while (r == -EINTR || r == -EAGAIN || r == -ETIME);
+        if (r == 0 && cqe != nullptr) {
             io_uring_cqe_seen(&ring_, cqe);
+        } else {
+            WDFX_LOG_ONCE(os::log_level::error, "dispatcher worker: waiting for its doorbell: %s",
+                          std::strerror(-r));
+        }
     }
 
   private:
     int fd_;
     io_uring ring_{};
     bool ok_ = false;
+    std::uint64_t value_ = 0;  // the doorbell read's buffer: lives as long as the ring
 };
 }  // namespace
 
