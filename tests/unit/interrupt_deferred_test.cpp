@@ -292,9 +292,9 @@ TEST_CASE(
     }
     gate run1_release;
     counter runs, run2_entered;
-    std::atomic<int> inside{0}, max_inside{0};
+    std::atomic<int> inside{0}, max_inside{0}, run_index{0};
     std::mutex m;
-    std::vector<std::string> roles;
+    std::array<std::string, 2> roles;
     interrupt irq;
     sim_harness h(msix_device(), {}, [&](device d) -> status {
         interrupt_config c;
@@ -304,12 +304,14 @@ TEST_CASE(
             int prev = max_inside.load();
             while (now > prev && !max_inside.compare_exchange_weak(prev, now)) {
             }
-            runs.add();
-            std::uint64_t n = runs.get();
+            // The run's number before anything the test waits on: run #2 can start as soon as
+            // run #1 is counted.
+            const int n = run_index.fetch_add(1) + 1;
             {
                 std::lock_guard g(m);
-                roles.push_back(current_thread_role());
+                if (n <= 2) roles[static_cast<std::size_t>(n - 1)] = current_thread_role();
             }
+            runs.add();
             if (n == 1)
                 (void)run1_release.wait();
             else
@@ -339,7 +341,6 @@ TEST_CASE(
     CHECK(max_inside.load() == 2);
     {
         std::lock_guard g(m);
-        REQUIRE(roles.size() == 2);
         CHECK(roles[0] == "wdfx-dpc/" + std::to_string(cpu_list[0]));
         CHECK(roles[1] == "wdfx-dpc/" + std::to_string(cpu_list[1]));
     }
@@ -386,7 +387,7 @@ TEST_CASE(
         return;
     }
     gate run1_release;
-    counter runs, run2_entered;
+    counter runs, run1_requeued, run2_entered;
     std::atomic<int> inside{0};
     std::atomic<int> seen_inside_by_run2{0};
     std::atomic<int> requeue_result{-1};
@@ -406,6 +407,7 @@ TEST_CASE(
             }
             if (n == 1) {
                 requeue_result = i.queue_work_item_for_isr() ? 1 : 0;
+                run1_requeued.add();  // run #2 may have started before this store
                 (void)run1_release.wait();
             } else {
                 seen_inside_by_run2 = inside.load();
@@ -420,6 +422,7 @@ TEST_CASE(
 
     REQUIRE(irq.queue_work_item_for_isr());
     REQUIRE(run2_entered.wait_for_at_least(1));  // run #2 started while run #1 is blocked
+    REQUIRE(run1_requeued.wait_for_at_least(1));
     CHECK(requeue_result.load() == 1);
     CHECK(seen_inside_by_run2.load() == 2);  // both runs inside their callbacks at once
     CHECK_FALSE(run1_release.is_open());
