@@ -714,8 +714,11 @@ TEST_CASE(
     // Nothing is left held: the interrupts still work and the lock is free.
     h.sim->raise(bus::irq_kind::msix, 1);
     REQUIRE(passive_calls.wait_for_at_least(2));
-    CHECK(passive_irq.try_to_acquire_lock());
-    passive_irq.release_lock();
+    CHECK(eventually([&] {  // free once that ISR has returned
+        if (!passive_irq.try_to_acquire_lock()) return false;
+        passive_irq.release_lock();
+        return true;
+    }));
 }
 
 TEST_CASE(
@@ -1208,6 +1211,7 @@ TEST_CASE(
             }
         });
     std::atomic<std::uint64_t> tries_won{0};
+    std::atomic<int> acquire_failed{0};
     for (int t = 0; t < 3; ++t)
         threads.emplace_back([&, t] {
             interrupt mine = irqs[static_cast<std::size_t>(t % 2)];
@@ -1224,7 +1228,10 @@ TEST_CASE(
                     sec.run();
                     mine.release_lock();
                 }
-                REQUIRE(wl.acquire() == status::success);
+                if (wl.acquire() != status::success) {
+                    acquire_failed.fetch_add(1);
+                    continue;
+                }
                 sec.run();
                 wl.release();
             }
@@ -1237,6 +1244,7 @@ TEST_CASE(
     for (auto& i : irqs)
         i.disable();
     CHECK(sec.violations.load() == 0);
+    CHECK(acquire_failed.load() == 0);
     CHECK(isr_signals[0] == expected);
     CHECK(isr_signals[1] == expected);
     CHECK(h.sim->get_counters().dropped == 0);
