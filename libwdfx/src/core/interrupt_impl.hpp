@@ -68,7 +68,8 @@ class interrupt_impl final : public object_impl {
 
     // connection state (§8), guarded by connect_lock_
     std::atomic<bool> connected{false};  // read lock-free by AcquireLock/Synchronize
-    bool enabled = false;
+    std::atomic<bool> enabled{false};  // EvtInterruptEnable succeeded; read lock-free by the
+                                       // UMDF 1 interface's lock rules (src/wdf/wudfddi.cpp)
     bool force_disconnected = false;
     std::atomic<bool> active{false};
     bool attached = false;  // the eventfd is attached to the bus vector
