@@ -405,8 +405,10 @@ result<void> device::trigger(bus::irq_kind kind, std::uint32_t vector) {
             }
             return {};
         }
+        // MSI/MSI-X: VFIO_IRQ_SET_DATA_NONE signals the vector's eventfd directly; unlike a
+        // message the device sends (raise()), it does not depend on bus mastering.
+        s_->signal_locked(s_->fds[vector]);
     }
-    raise(kind, vector);
     return {};
 }
 
