@@ -128,8 +128,8 @@ void driver::unload() const {
         tree_lock();
         for (object_impl* c : d->children_snapshot())
             if (c->type() == object_type::device) {
+                c->add_ref();  // through the base: GCC 12 + ASan mis-sizes it via the cast
                 dev = static_cast<device_impl*>(c);
-                dev->add_ref();
                 break;
             }
         tree_unlock();
