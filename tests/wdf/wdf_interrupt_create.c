@@ -340,8 +340,6 @@ WDF_TEST(execution_level_invalid) {
     CHECK_STATUS(CreateStatusInDeviceAdd(&config, &attributes), STATUS_WDF_EXECUTION_LEVEL_INVALID);
 }
 
-/* source: §5 step 5: SynchronizationScope other than InheritFromParent or None is
- * STATUS_WDF_SYNCHRONIZATION_SCOPE_INVALID (None is accepted). */
 static WDF_OBJECT_ATTRIBUTES g_ScopeAttributes[2];
 static NTSTATUS g_ScopeStatus[2];
 static NTSTATUS CreateWithScopes(WDFDEVICE Device) {
@@ -352,6 +350,8 @@ static NTSTATUS CreateWithScopes(WDFDEVICE Device) {
         g_ScopeStatus[i] = WdfInterruptCreate(Device, &config, &g_ScopeAttributes[i], &interrupt);
     return STATUS_SUCCESS;
 }
+/* source: §5 step 5: SynchronizationScope other than InheritFromParent or None is
+ * STATUS_WDF_SYNCHRONIZATION_SCOPE_INVALID (None is accepted). */
 WDF_TEST(synchronization_scope_invalid) {
     WDF_OBJECT_ATTRIBUTES_INIT(&g_ScopeAttributes[0]);
     g_ScopeAttributes[0].SynchronizationScope = WdfSynchronizationScopeDevice;
@@ -533,13 +533,14 @@ WDF_TEST(incompatible_execution_level_dispatch_parent_with_work_item) {
                  STATUS_WDF_INCOMPATIBLE_EXECUTION_LEVEL);
 }
 
-/* page (the compatible pairs of the same row): a Dispatch parent with EvtInterruptDpc, a Passive
- * parent with EvtInterruptWorkItem. */
+/* page (the compatible pair of the STATUS_WDF_INCOMPATIBLE_EXECUTION_LEVEL row for a Dispatch
+ * parent): EvtInterruptDpc. */
 WDF_TEST(compatible_execution_levels) {
     CHECK_STATUS(SerializedCreateStatus(WdfExecutionLevelDispatch, FALSE), STATUS_SUCCESS);
     EduRaise(0x1);
     WAIT_UNTIL(atomic_load(&g_DpcCalls) == 1);
 }
+/* page (the compatible pair of the same row for a Passive parent): EvtInterruptWorkItem. */
 WDF_TEST(compatible_execution_levels_passive) {
     CHECK_STATUS(SerializedCreateStatus(WdfExecutionLevelPassive, TRUE), STATUS_SUCCESS);
     EduRaise(0x1);

@@ -286,6 +286,8 @@ static void* Holder(void* arg) {
     return NULL;
 }
 
+/* page (Returns): "WdfInterruptTryToAcquireLock returns TRUE if it successfully acquires the
+ * interrupt's lock." */
 WDF_TEST(true_when_free) {
     TrueWhenFree();
 }
@@ -545,10 +547,16 @@ static void ExampleFallsBackToWorkItem(void) {
 
 #ifndef WDFX_UMDF2
 
+/* page (Remarks): "The following code example shows how an EvtIoRead callback function, running
+ * in an arbitrary context, might call WdfInterruptTryToAcquireLock before performing
+ * interrupt-related work." */
 WDF_TEST(example_read_under_lock_in_evtioread) {
     ExampleReadUnderLockInEvtIoRead();
 }
 
+/* page (Remarks): "If the method returns FALSE, the driver queues a work item to perform the work
+ * in a non-arbitrary thread. The driver also supplies an EvtWorkItem callback function that calls
+ * WdfInterruptAcquireLock before it performs the work." */
 WDF_TEST(example_falls_back_to_work_item) {
     ExampleFallsBackToWorkItem();
 }
