@@ -177,7 +177,7 @@ WDF_TEST(passive_returns_true_when_queued) {
     Start(TRUE);
     g_Action = ActionQueueTwice;
     EduRaise(0x1);
-    WAIT_UNTIL(atomic_load(&g_WorkItemCalls) >= 1);
+    WAIT_UNTIL(atomic_load(&g_WorkItemCalls) >= 1 && atomic_load(&g_Third) != -1);
     CHECK_EQ_U(atomic_load(&g_IsrIrql), PASSIVE_LEVEL);
     CHECK_EQ_U(atomic_load(&g_First), TRUE);
 }
@@ -271,7 +271,7 @@ WDF_TEST(queued_again_once_it_executes) {
     Start(TRUE);
     g_Action = ActionQueueTwice;
     EduRaise(0x1);
-    WAIT_UNTIL(atomic_load(&g_WorkItemCalls) >= 2);
+    WAIT_UNTIL(atomic_load(&g_WorkItemCalls) >= 2 && atomic_load(&g_RequeueResult) != -1);
     CHECK_EQ_U(atomic_load(&g_RequeueResult), TRUE);
 }
 
