@@ -28,6 +28,8 @@ struct driver::context {
     // activity
     std::atomic<std::uint64_t> isr_calls{0}, isr_claimed{0}, isr_signals{0};
     std::atomic<std::uint64_t> dpc_runs{0}, wi_runs{0}, fact_irqs{0}, dma_irqs{0}, raised_irqs{0};
+    std::atomic<std::uint64_t> d0_entries{0}, d0_exits{0};
+    std::uint64_t releases = 0;  // guarded by m
     std::atomic<std::uint64_t> last_printed{0};
 };
 
@@ -71,16 +73,23 @@ wdfx::result<std::unique_ptr<driver>> driver::create(const options& o) {
         };
         init.pnp_power.on_release_hardware = [ctx](wdfx::device, const wdfx::resource_list&) {
             ctx->bar0 = wdfx::register_block();
+            std::lock_guard g(ctx->m);
+            ++ctx->releases;
+            ctx->cv.notify_all();
             return wdfx::status::success;
         };
         init.pnp_power.on_d0_entry = [ctx](wdfx::device, wdfx::device_power_state) {
             // Acknowledge anything left over, then ask for the factorial completion interrupt.
+            ctx->d0_entries.fetch_add(1, std::memory_order_relaxed);
             ctx->bar0.write32(regs::reg_irq_ack, ctx->bar0.read32(regs::reg_irq_status));
             ctx->bar0.write32(regs::reg_status, regs::status_irq_fact);
+            std::lock_guard g(ctx->m);
+            ctx->gone = false;  // back in D0 (after a reset or a power-down): operations work again
             return wdfx::status::success;
         };
         init.pnp_power.on_d0_exit = [ctx](wdfx::device, wdfx::device_power_state) {
             ctx->bar0.write32(regs::reg_status, 0);
+            ctx->d0_exits.fetch_add(1, std::memory_order_relaxed);
             std::lock_guard g(ctx->m);
             ctx->gone = true;
             ctx->cv.notify_all();
@@ -92,9 +101,9 @@ wdfx::result<std::unique_ptr<driver>> driver::create(const options& o) {
         self->dev_ = *dev;
 
         // QEMU's edu has a 28-bit DMA mask unless started with dma_mask=; the sim and the HIL
-        // guest give it 64 bits. 28 bits is always safe.
+        // guest give it 64 bits. 28 bits (the default option) is always safe on VFIO.
         wdfx::dma_enabler_config dc;
-        dc.address_bits = 28;
+        dc.address_bits = ctx->opt.dma_address_bits;
         auto en = wdfx::dma_enabler::create(*dev, dc);
         if (!en) {
             std::fprintf(stderr, "edu: WdfDmaEnablerCreate: %s\n", en.err().describe().c_str());
@@ -255,7 +264,16 @@ activity driver::get_activity() const {
     a.factorial_irqs = ctx_->fact_irqs.load();
     a.dma_irqs = ctx_->dma_irqs.load();
     a.raised_irqs = ctx_->raised_irqs.load();
+    a.d0_entries = ctx_->d0_entries.load();
+    a.d0_exits = ctx_->d0_exits.load();
+    std::lock_guard g(ctx_->m);
+    a.hardware_releases = ctx_->releases;
     return a;
+}
+
+bool driver::wait_released(std::uint64_t count, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(ctx_->m);
+    return ctx_->cv.wait_for(lock, timeout, [&] { return ctx_->releases >= count; });
 }
 
 std::string driver::interrupt_kind() const {

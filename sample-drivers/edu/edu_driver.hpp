@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,10 @@ struct options {
     bool passive = false;     // passive-level interrupt (UMDF 2 model) instead of DIRQL + DPC
     bool force_intx = false;  // INTx even where MSI is available
     bool verbose = false;     // print what the ISR, DPC and work item do
+    /// The device's DMA address width (its DMA enabler's profile). QEMU's edu has 28 bits unless
+    /// started with dma_mask=; on UIO (physical addresses) a wider mask lets the buffer live
+    /// anywhere in RAM.
+    unsigned dma_address_bits = 28;
 };
 
 /// What the interrupt paths did, for the demo and the tests.
@@ -33,6 +38,7 @@ struct activity {
     std::uint64_t isr_calls = 0, isr_claimed = 0, isr_signals = 0;
     std::uint64_t dpc_runs = 0, work_item_runs = 0;
     std::uint64_t factorial_irqs = 0, dma_irqs = 0, raised_irqs = 0;
+    std::uint64_t d0_entries = 0, d0_exits = 0, hardware_releases = 0;  // PnP callbacks run
 };
 
 class driver {
@@ -55,6 +61,9 @@ class driver {
     wdfx::result<std::vector<std::uint8_t>> dma_roundtrip(std::span<const std::uint8_t> data);
 
     activity get_activity() const;
+    /// Wait until EvtDeviceReleaseHardware has run `count` times in all (after a stop or a
+    /// removal the bus requested); false if it has not within `timeout`.
+    bool wait_released(std::uint64_t count, std::chrono::milliseconds timeout);
     wdfx::interrupt interrupt_object() const { return irq_; }
     wdfx::device device_object() const { return dev_; }
     std::string interrupt_kind() const;

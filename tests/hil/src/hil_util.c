@@ -102,7 +102,7 @@ void hil_figure_value(const char *name, const char *key, double value) {
   if (value == (double)(long long)value)
     snprintf(v, sizeof v, "%lld", (long long)value);
   else
-    snprintf(v, sizeof v, "%.1f", value);
+    snprintf(v, sizeof v, "%.3f", value);
   add_fig(name, key, v);
 }
 

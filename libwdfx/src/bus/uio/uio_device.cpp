@@ -151,8 +151,23 @@ class uio_device final : public bus::device {
         if (index == 7) return config_read(static_cast<std::uint32_t>(off), out);
         auto m = map_region(index);
         if (!m) return m.err();
-        for (std::size_t i = 0; i < out.size(); ++i)
-            out[i] = static_cast<std::byte>(m->read8(off + i));
+        // Width-exact accesses, the widest the alignment allows (as vfio-pci's pread does):
+        // devices decode their registers at their width (QEMU's edu ignores 1-byte reads).
+        for (std::size_t i = 0; i < out.size();) {
+            std::uint64_t at = off + i;
+            std::size_t left = out.size() - i;
+            if (left >= 4 && at % 4 == 0) {
+                std::uint32_t v = m->read32(at);
+                std::memcpy(out.data() + i, &v, 4);
+                i += 4;
+            } else if (left >= 2 && at % 2 == 0) {
+                std::uint16_t v = m->read16(at);
+                std::memcpy(out.data() + i, &v, 2);
+                i += 2;
+            } else {
+                out[i++] = static_cast<std::byte>(m->read8(at));
+            }
+        }
         return out.size();
     }
 
@@ -161,8 +176,23 @@ class uio_device final : public bus::device {
         if (index == 7) return config_write(static_cast<std::uint32_t>(off), in);
         auto m = map_region(index);
         if (!m) return m.err();
-        for (std::size_t i = 0; i < in.size(); ++i)
-            m->write8(off + i, std::to_integer<std::uint8_t>(in[i]));
+        for (std::size_t i = 0; i < in.size();) {  // width-exact, as region_read
+            std::uint64_t at = off + i;
+            std::size_t left = in.size() - i;
+            if (left >= 4 && at % 4 == 0) {
+                std::uint32_t v;
+                std::memcpy(&v, in.data() + i, 4);
+                m->write32(at, v);
+                i += 4;
+            } else if (left >= 2 && at % 2 == 0) {
+                std::uint16_t v;
+                std::memcpy(&v, in.data() + i, 2);
+                m->write16(at, v);
+                i += 2;
+            } else {
+                m->write8(at, std::to_integer<std::uint8_t>(in[i++]));
+            }
+        }
         return in.size();
     }
 
@@ -305,12 +335,16 @@ class uio_device final : public bus::device {
 
     result<void> set_intx_disable(bool disable) noexcept {
         // Order matters for a level line: the device is acknowledged (by the ISR) before this.
-        std::byte b[1];
-        if (::pread(config_.get(), b, 1, 5) != 1) return errno_error(errno, bdf_ + ": config read");
-        unsigned v = std::to_integer<unsigned>(b[0]);
-        v = disable ? (v | 0x04) : (v & ~0x04u);  // command register bit 10 = byte 5 bit 2
-        b[0] = static_cast<std::byte>(v);
-        if (::pwrite(config_.get(), b, 1, 5) != 1)
+        // The whole 16-bit command register, as the kernel writes it: QEMU re-evaluates the INTx
+        // line only on a write that covers byte 4, so a 1-byte write of byte 5 left the line's
+        // level stale (an unmask while asserted delivered nothing, the next deassert stormed).
+        std::uint8_t b[2];
+        if (::pread(config_.get(), b, 2, 4) != 2) return errno_error(errno, bdf_ + ": config read");
+        unsigned v = b[0] | static_cast<unsigned>(b[1]) << 8;
+        v = disable ? (v | 0x400u) : (v & ~0x400u);  // PCI_COMMAND_INTX_DISABLE, bit 10
+        b[0] = static_cast<std::uint8_t>(v & 0xff);
+        b[1] = static_cast<std::uint8_t>(v >> 8);
+        if (::pwrite(config_.get(), b, 2, 4) != 2)
             return errno_error(errno, bdf_ + ": config write");
         return {};
     }

@@ -283,8 +283,16 @@ class vfio_device final : public bus::device {
     result<void> enable_irqs(bus::irq_kind kind, std::uint32_t count) override {
         std::lock_guard g(lock_);
         if (kind == bus::irq_kind::intx) {
-            intx_enabled_ = true;  // VFIO enables INTx with its trigger eventfd (set_irq_eventfds)
-            return {};
+            // Enabled with no trigger (fd -1), like the MSI blocks below: vfio-pci then refuses
+            // MSI/MSI-X while INTx is on (one index at a time), and a trigger can come and go.
+            if (count != 1 || irqs_[0].count == 0)
+                return errno_error(
+                    EINVAL, bdf_ + ": INTx has " + std::to_string(irqs_[0].count) + " vector(s)");
+            int none[1] = {-1};
+            auto r =
+                set_irqs(kind, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, none);
+            if (r) intx_enabled_ = true;
+            return r;
         }
         // MSI/MSI-X: enable the whole block with no eventfds (NORESIZE on 6.1: it cannot grow).
         std::vector<int> fds(count, -1);
@@ -296,16 +304,16 @@ class vfio_device final : public bus::device {
         std::lock_guard g(lock_);
         if (kind == bus::irq_kind::intx) {
             if (fds.size() != 1 || start != 0) return errno_error(EINVAL, "INTx has one vector");
-            if (fds[0] < 0) {
-                // Detach = disable INTx (VFIO has no "enabled without trigger" state for INTx).
-                return set_irqs(kind, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 0, {});
-            }
+            // Attach or detach (fd -1) the trigger; INTx stays enabled (vfio_intx_set_signal).
             auto r =
                 set_irqs(kind, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, 0, fds);
-            if (!r) return r;
+            if (!r || fds[0] < 0) return r;
             if (!unmask_efd_) unmask_efd_.reset(::eventfd(0, EFD_CLOEXEC));
-            int u[1] = {unmask_efd_.get()};
-            // The ISR thread unmasks with one write(1) to this eventfd after every ISR.
+            // The ISR thread unmasks with one write(1) to this eventfd after every ISR. vfio-pci
+            // refuses a second unmask eventfd (EBUSY): drop the one a previous attach left.
+            int u[1] = {-1};
+            (void)set_irqs(kind, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0, u);
+            u[0] = unmask_efd_.get();
             return set_irqs(kind, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK, 0, u);
         }
         return set_irqs(kind, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER, start, fds);
