@@ -7,14 +7,23 @@
 //  - every callback appends to an event log; a callback that needs to show the hardware state at
 //    that moment records whether its vector is attached on the sim bus (the eventfd is
 //    connected);
-//  - "the flush waits" is shown by a DPC or work item that blocks on a gate: the PnP operation
-//    runs on its own thread, the test waits until EvtInterruptDisable has run and checks that the
-//    operation is still held before the disconnect, then opens the gate;
+//  - "the flush waits, before the disconnect" is shown by a DPC or work item that blocks on a
+//    gate: the PnP operation runs on its own thread; the test waits until EvtInterruptDisable has
+//    run and that thread has gone to sleep in the kernel (it has nothing left to do but wait for
+//    the blocked callback), checks that the interrupt is still connected and the operation not
+//    finished, then opens the gate. A flush placed after the disconnect, or none, shows up as a
+//    detached vector every time, not only when a thread happens to be slow;
 //  - removal driven by the bus runs on the PnP event thread; the test waits on counters bumped in
 //    EvtDeviceReleaseHardware and in the device's destroy callback.
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <array>
 #include <atomic>
+#include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -86,6 +95,29 @@ const char* ps(device_power_state s) {
 
 std::shared_ptr<sim::device> sim_of(device d) {
     return std::static_pointer_cast<sim::device>(d.bus_device());
+}
+
+/// The kernel's id of the calling thread.
+pid_t this_tid() {
+    return static_cast<pid_t>(::syscall(SYS_gettid));
+}
+
+/// Waits until thread `tid` of this process sleeps in the kernel (state S or D in
+/// /proc/self/task/<tid>/stat), which a thread flushing a blocked callback does once it has
+/// nothing else to do. An event, not a timing: the guard only turns "never sleeps" into a failure.
+bool wait_until_asleep(pid_t tid, std::chrono::seconds guard = std::chrono::seconds(60)) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+    const auto deadline = std::chrono::steady_clock::now() + guard;
+    for (;;) {
+        std::ifstream f(path);
+        const std::string st((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        const auto paren = st.rfind(')');  // the state follows the command name: "pid (comm) S"
+        if (paren != std::string::npos && paren + 2 < st.size() &&
+            (st[paren + 2] == 'S' || st[paren + 2] == 'D'))
+            return true;
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::yield();
+    }
 }
 
 /// A device with `n` MSI-X interrupts created in AddDevice (object i gets vector i, §7.1), whose
@@ -282,16 +314,22 @@ TEST_CASE(
     CHECK(enable_delivered.load() == 1);
     REQUIRE(isr_calls.wait_for_at_least(1));  // raised inside Enable
     REQUIRE(wi_started.wait_for_at_least(1));
+    std::atomic<pid_t> stopper_tid{0};
+    counter stopper_running;
     std::jthread stopper([&] {
+        stopper_tid = this_tid();
+        stopper_running.add();
         (void)h.dev.stop();
         stop_returned = true;
     });
     open_on_exit guard{{&wi_gate}};
+    REQUIRE(stopper_running.wait_for_at_least(1));
     REQUIRE(r.disables.wait_for_at_least(1));
     CHECK(disable_delivered.load() == 1);
     // The stop is held in the flush (the work item is blocked), the vector still connected, and
     // the ISR raised inside Disable runs in that window.
     REQUIRE(isr_calls.wait_for_at_least(2));
+    REQUIRE(wait_until_asleep(stopper_tid.load()));
     CHECK(h.sim->vector_attached(bus::irq_kind::msix, 0));
     CHECK(r.d0_exits.get() == 0);
     CHECK_FALSE(stop_returned.load());
@@ -307,28 +345,42 @@ TEST_CASE(
 // ---- rule 5: flush before disconnect, nothing dropped
 // ------------------------------------------------
 
-TEST_CASE(
-    "rule 5 (§21, §8.2): a queued work item is flushed before the disconnect and never "
-    "dropped") {
-    // DIRQL ISR -> internal DPC -> work item (§9.2): the flush drains the DPC first, then the work
-    // item, including a run queued while the first one was running (§9.3).
+namespace {
+
+/// Stops a device whose interrupt has deferred work blocked on a gate (rule 5, §8.2). The first
+/// ISR queues the DPC or work item, which blocks; the second queues it again while the first run
+/// is blocked (the queued bit was cleared before the callback, §9.3). The stop must run Disable,
+/// then wait in the flush with the interrupt still connected, and only disconnect and call D0Exit
+/// once both runs are done.
+void stop_with_blocked_deferred_work(bool dpc) {
     gate g;
-    counter isr_calls, wi_started, wi_done;
-    std::atomic<int> queued{0};
+    counter isr_calls, started, done;
+    std::atomic<int> budget{2}, queued{0};
+    std::atomic<bool> detached_while_running{false}, stop_returned{false};
     std::atomic<std::uint64_t> done_at_d0_exit{99};
-    std::atomic<bool> stop_returned{false};
     rig r(1);
     r.tweak = [&](std::uint32_t, interrupt_config& c) {
-        c.on_isr = [&](interrupt irq, const isr_context&) {
-            if (irq.queue_work_item_for_isr()) ++queued;
+        c.on_isr = [&, dpc](interrupt irq, const isr_context&) {
+            // A DIRQL ISR's work item goes through the internal DPC (§9.2): the flush drains
+            // the DPC first, then the work item.
+            if (budget.fetch_sub(1) > 0 &&
+                (dpc ? irq.queue_dpc_for_isr() : irq.queue_work_item_for_isr()))
+                ++queued;
             isr_calls.add();
             return true;
         };
-        c.on_work_item = [&](interrupt, object) {
-            wi_started.add();
+        auto deferred = [&](interrupt, object assoc) {
+            started.add();
             (void)g.wait();
-            wi_done.add();
+            // The stop is held in the flush until this returns: still connected.
+            if (!sim_of(device(assoc.handle()))->vector_attached(bus::irq_kind::msix, 0))
+                detached_while_running = true;
+            done.add();
         };
+        if (dpc)
+            c.on_dpc = deferred;
+        else
+            c.on_work_item = deferred;
     };
     sim_harness h(
         r.options(),
@@ -336,91 +388,57 @@ TEST_CASE(
             r.init()(in);
             auto inner = in.pnp_power.on_d0_exit;
             in.pnp_power.on_d0_exit = [&, inner](device d, device_power_state t) {
-                done_at_d0_exit = wi_done.get();
+                done_at_d0_exit = done.get();
                 return inner(d, t);
             };
         },
         r.create());
     REQUIRE(nt_success(h.start()));
     REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
-    REQUIRE(wi_started.wait_for_at_least(1));
-    // Queued again while the first run is blocked: the queued bit was cleared before the callback.
+    REQUIRE(started.wait_for_at_least(1));
     REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
     REQUIRE(isr_calls.wait_for_at_least(2));
     const std::size_t mark = r.log.size();
+    std::atomic<pid_t> stopper_tid{0};
+    counter stopper_running;
     std::jthread stopper([&] {
+        stopper_tid = this_tid();
+        stopper_running.add();
         (void)h.dev.stop();
         stop_returned = true;
     });
     open_on_exit guard{{&g}};
+    REQUIRE(stopper_running.wait_for_at_least(1));
     REQUIRE(r.disables.wait_for_at_least(1));
-    // Disable has run; the stop now waits in the flush, before the disconnect.
+    REQUIRE(wait_until_asleep(stopper_tid.load()));
+    // Disable has run and the stop sleeps in the flush, before the disconnect: the interrupt is
+    // still connected, so a signal raised now reaches the ISR (rule 6).
+    REQUIRE(h.sim->vector_attached(bus::irq_kind::msix, 0));
+    REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
+    REQUIRE(isr_calls.wait_for_at_least(3));
     CHECK(r.d0_exits.get() == 0);
-    CHECK(h.sim->vector_attached(bus::irq_kind::msix, 0));
     CHECK_FALSE(stop_returned.load());
-    CHECK(wi_done.get() == 0);
+    CHECK(done.get() == 0);
     g.open();
     stopper.join();
     CHECK(queued.load() == 2);
-    CHECK(wi_done.get() == 2);
+    CHECK(done.get() == 2);
+    CHECK_FALSE(detached_while_running.load());
     CHECK(done_at_d0_exit.load() == 2);  // both runs finished before D0Exit: none dropped
     CHECK(r.log.since(mark) == log_t{"PreInterruptsDisabled D3Final attached=1", disable(0),
                                      "D0Exit D3Final attached=0", "ReleaseHardware"});
 }
 
+}  // namespace
+
+TEST_CASE(
+    "rule 5 (§21, §8.2): a queued work item is flushed before the disconnect and never "
+    "dropped") {
+    stop_with_blocked_deferred_work(false);
+}
+
 TEST_CASE("rule 5 (§21, §8.2): a queued DPC is flushed before the disconnect and never dropped") {
-    gate g;
-    counter isr_calls, dpc_started, dpc_done;
-    std::atomic<int> queued{0};
-    std::atomic<std::uint64_t> done_at_d0_exit{99};
-    std::atomic<bool> stop_returned{false};
-    rig r(1);
-    r.tweak = [&](std::uint32_t, interrupt_config& c) {
-        c.on_isr = [&](interrupt irq, const isr_context&) {
-            if (irq.queue_dpc_for_isr()) ++queued;
-            isr_calls.add();
-            return true;
-        };
-        c.on_dpc = [&](interrupt, object) {
-            dpc_started.add();
-            (void)g.wait();
-            dpc_done.add();
-        };
-    };
-    sim_harness h(
-        r.options(),
-        [&](device_init& in) {
-            r.init()(in);
-            auto inner = in.pnp_power.on_d0_exit;
-            in.pnp_power.on_d0_exit = [&, inner](device d, device_power_state t) {
-                done_at_d0_exit = dpc_done.get();
-                return inner(d, t);
-            };
-        },
-        r.create());
-    REQUIRE(nt_success(h.start()));
-    REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
-    REQUIRE(dpc_started.wait_for_at_least(1));
-    REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
-    REQUIRE(isr_calls.wait_for_at_least(2));
-    const std::size_t mark = r.log.size();
-    std::jthread stopper([&] {
-        (void)h.dev.stop();
-        stop_returned = true;
-    });
-    open_on_exit guard{{&g}};
-    REQUIRE(r.disables.wait_for_at_least(1));
-    CHECK(r.d0_exits.get() == 0);
-    CHECK(h.sim->vector_attached(bus::irq_kind::msix, 0));
-    CHECK_FALSE(stop_returned.load());
-    CHECK(dpc_done.get() == 0);
-    g.open();
-    stopper.join();
-    CHECK(queued.load() == 2);
-    CHECK(dpc_done.get() == 2);
-    CHECK(done_at_d0_exit.load() == 2);
-    CHECK(r.log.since(mark) == log_t{"PreInterruptsDisabled D3Final attached=1", disable(0),
-                                     "D0Exit D3Final attached=0", "ReleaseHardware"});
+    stop_with_blocked_deferred_work(true);
 }
 
 // ---- §8.3: failure paths
@@ -609,7 +627,7 @@ TEST_CASE(
     "sticky across power_down and power_up until WdfInterruptEnable") {
     gate g;
     counter dpc_started, dpc_done;
-    std::atomic<bool> arm_dpc{true}, disable_returned{false};
+    std::atomic<bool> arm_dpc{true}, disable_returned{false}, detached_while_running{false};
     std::atomic<std::uint64_t> done_at_return{99};
     rig r(2);
     r.tweak = [&](std::uint32_t i, interrupt_config& c) {
@@ -619,9 +637,12 @@ TEST_CASE(
             if (arm_dpc.exchange(false)) (void)irq.queue_dpc_for_isr();
             return isr(irq, ctx);
         };
-        c.on_dpc = [&](interrupt, object) {
+        c.on_dpc = [&](interrupt, object assoc) {
             dpc_started.add();
             (void)g.wait();
+            // WdfInterruptDisable waits in the flush until this returns: still connected.
+            if (!sim_of(device(assoc.handle()))->vector_attached(bus::irq_kind::msix, 0))
+                detached_while_running = true;
             dpc_done.add();
         };
     };
@@ -630,19 +651,28 @@ TEST_CASE(
     REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
     REQUIRE(dpc_started.wait_for_at_least(1));
     std::size_t mark = r.log.size();
+    std::atomic<pid_t> t_tid{0};
+    counter t_running;
     std::jthread t([&] {
+        t_tid = this_tid();
+        t_running.add();
         r.irqs[0].disable();
         done_at_return = dpc_done.get();
         disable_returned = true;
     });
     open_on_exit guard{{&g}};
+    REQUIRE(t_running.wait_for_at_least(1));
     REQUIRE(r.disables.wait_for_at_least(1));
-    // Disable ran; the DPC flush holds the disconnect.
-    CHECK(h.sim->vector_attached(bus::irq_kind::msix, 0));
+    REQUIRE(wait_until_asleep(t_tid.load()));
+    // Disable ran; the DPC flush holds the disconnect, so the ISR still gets signals (rule 6).
+    REQUIRE(h.sim->vector_attached(bus::irq_kind::msix, 0));
+    REQUIRE(h.sim->trigger(bus::irq_kind::msix, 0).ok());
+    REQUIRE(r.isr[0].wait_for_at_least(2));
     CHECK_FALSE(disable_returned.load());
     g.open();
     t.join();
     CHECK(done_at_return.load() == 1);
+    CHECK_FALSE(detached_while_running.load());
     CHECK(r.log.since(mark) == log_t{disable(0)});
     // A pageable device: the OS-level disconnect happened (the eventfd is detached).
     CHECK_FALSE(h.sim->vector_attached(bus::irq_kind::msix, 0));
