@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -148,9 +149,12 @@ wdfx::result<std::unique_ptr<driver>> driver::create(const options& o) {
             if (ctx->opt.verbose)
                 std::printf("  %s: %s level, status 0x%x -> completing\n",
                             dpc ? "DPC" : "work item", wdfx::level_name(wdfx::current_level()), st);
-            std::lock_guard g(ctx->m);
-            ctx->completed |= st;
-            ctx->cv.notify_all();
+            {
+                std::lock_guard g(ctx->m);
+                ctx->completed |= st;
+                ctx->cv.notify_all();
+            }
+            if (ctx->opt.on_interrupt_work) ctx->opt.on_interrupt_work(st);
         };
         if (ctx->opt.passive) {
             ic.on_work_item = [complete](wdfx::interrupt irq, wdfx::object) {
@@ -166,6 +170,7 @@ wdfx::result<std::unique_ptr<driver>> driver::create(const options& o) {
         }
         ctx->irq = *irq;
         self->irq_ = *irq;
+        if (ctx->opt.on_device_created) return ctx->opt.on_device_created(*dev);
         return wdfx::status::success;
     };
     auto drv = wdfx::driver::create(cfg);
@@ -252,6 +257,46 @@ wdfx::result<std::vector<std::uint8_t>> driver::dma_roundtrip(std::span<const st
     st = run(regs::dma_buffer, ctx_->dma_iova + kPage, regs::dma_to_ram);
     if (!wdfx::nt_success(st)) return wdfx::error::from_status(st, "dma from the device");
     return std::vector<std::uint8_t>(in, in + data.size());
+}
+
+void driver::start_factorial(std::uint32_t n) {
+    ctx_->bar0.write32(regs::reg_factorial, n);
+}
+
+std::uint32_t driver::read_factorial() const {
+    return ctx_->bar0.read32(regs::reg_factorial);
+}
+
+void driver::start_raise(std::uint32_t bits) {
+    ctx_->bar0.write32(regs::reg_irq_raise, bits);
+}
+
+wdfx::status driver::start_dma_to_device(std::span<const std::byte> data, std::size_t offset) {
+    if (data.empty() || offset + data.size() > regs::dma_buffer_size / 2 || data.size() > kPage)
+        return wdfx::status::invalid_buffer_size;
+    std::memcpy(ctx_->dma_mem, data.data(), data.size());
+    ctx_->bar0.write64(regs::reg_dma_src, ctx_->dma_iova);
+    ctx_->bar0.write64(regs::reg_dma_dst, regs::dma_buffer + offset);
+    ctx_->bar0.write64(regs::reg_dma_count, data.size());
+    wdfx::register_block::write_barrier();  // the buffer before the doorbell
+    ctx_->bar0.write64(regs::reg_dma_cmd, regs::dma_start | regs::dma_irq);
+    return wdfx::status::success;
+}
+
+wdfx::status driver::start_dma_from_device(std::size_t length, std::size_t offset) {
+    if (length == 0 || offset + length > regs::dma_buffer_size / 2 || length > kPage)
+        return wdfx::status::invalid_buffer_size;
+    ctx_->bar0.write64(regs::reg_dma_src, regs::dma_buffer + offset);
+    ctx_->bar0.write64(regs::reg_dma_dst, ctx_->dma_iova + kPage);
+    ctx_->bar0.write64(regs::reg_dma_count, length);
+    wdfx::register_block::write_barrier();
+    ctx_->bar0.write64(regs::reg_dma_cmd, regs::dma_start | regs::dma_irq | regs::dma_to_ram);
+    return wdfx::status::success;
+}
+
+std::span<const std::byte> driver::dma_result(std::size_t length) const {
+    return {static_cast<const std::byte*>(ctx_->dma_mem) + kPage,
+            std::min<std::size_t>(length, kPage)};
 }
 
 activity driver::get_activity() const {

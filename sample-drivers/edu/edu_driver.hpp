@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -31,6 +32,12 @@ struct options {
     /// started with dma_mask=; on UIO (physical addresses) a wider mask lets the buffer live
     /// anywhere in RAM.
     unsigned dma_address_bits = 28;
+    /// Called inside EvtDriverDeviceAdd once the device, its DMA buffer and its interrupt exist:
+    /// create queues and device interfaces there (edu_service.hpp). A failure fails AddDevice.
+    std::function<wdfx::status(wdfx::device)> on_device_created;
+    /// Called by the DPC (or passive work item) with the interrupt status bits it collected,
+    /// after the direct-call waiters were woken: completes queued requests (edu_service.hpp).
+    std::function<void(std::uint32_t bits)> on_interrupt_work;
 };
 
 /// What the interrupt paths did, for the demo and the tests.
@@ -59,6 +66,17 @@ class driver {
     /// Copy `data` into the device's buffer by DMA and back into a second host buffer; returns
     /// what came back.
     wdfx::result<std::vector<std::uint8_t>> dma_roundtrip(std::span<const std::uint8_t> data);
+
+    // Non-blocking hardware steps for the request path (a sequential queue serialises them);
+    // completion comes through options::on_interrupt_work.
+    void start_factorial(std::uint32_t n);
+    std::uint32_t read_factorial() const;
+    void start_raise(std::uint32_t bits);
+    /// DMA `data` into the device buffer at `offset` (data copied into the common buffer first).
+    wdfx::status start_dma_to_device(std::span<const std::byte> data, std::size_t offset);
+    /// DMA `length` bytes out of the device buffer at `offset`; read them with dma_result().
+    wdfx::status start_dma_from_device(std::size_t length, std::size_t offset);
+    std::span<const std::byte> dma_result(std::size_t length) const;
 
     activity get_activity() const;
     /// Wait until EvtDeviceReleaseHardware has run `count` times in all (after a stop or a
