@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -116,6 +117,17 @@ int main(int argc, char** argv) {
             }
         }
         auto b = mode == "uio" ? wdfx::uio::open(bdf) : wdfx::vfio::open(bdf);
+        // Started by udev right after the bind: the group node's ownership (another udev event)
+        // may lag a little. Retry a permission or missing-node failure for a few seconds.
+        for (int tries = 0; !b && tries < 50; ++tries) {
+            int e = b.err().code.value();
+            if (b.err().code.category() != std::system_category() ||
+                (e != EACCES && e != ENOENT && e != EPERM))
+                break;
+            timespec pause{0, 100 * 1000 * 1000};
+            nanosleep(&pause, nullptr);
+            b = mode == "uio" ? wdfx::uio::open(bdf) : wdfx::vfio::open(bdf);
+        }
         if (!b) {
             std::fprintf(stderr, "wdfx-edu-driver: %s\n", b.err().describe().c_str());
             return 1;

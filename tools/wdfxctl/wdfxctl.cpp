@@ -632,7 +632,11 @@ std::string udev_rules() {
                 match += b;
             }
             out += "# " + m.driver + ": " + wdfx::pci::format_match(e) + "\n";
+            // TAG+="systemd" + SYSTEMD_WANTS: the driver's service starts once this event (and
+            // the bind its RUN does) is processed.
             out += match + ", ENV{WDFX_DRIVER}=\"" + m.driver +
+                   "\", TAG+=\"systemd\", ENV{SYSTEMD_WANTS}+=\"wdfx-driver@" + m.driver +
+                   ".service" +
                    "\", RUN+=\"/bin/sh -c 'd=/sys%p; [ -e $$d/driver ] && [ $$(basename "
                    "$$(readlink $$d/driver)) != vfio-pci ] && echo %k > $$d/driver/unbind; "
                    "echo vfio-pci > "
