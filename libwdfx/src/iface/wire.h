@@ -16,12 +16,12 @@
 
 /* Operations. A reply carries the request's op with WDFX_OP_REPLY set. */
 enum {
-    WDFX_OP_OPEN = 1,   /* first frame of a connection: creates the file object */
-    WDFX_OP_CLOSE = 2,  /* the server replies, then closes the connection */
-    WDFX_OP_READ = 3,   /* arg0 = bytes wanted, arg1 = offset */
-    WDFX_OP_WRITE = 4,  /* payload = data, arg1 = offset */
-    WDFX_OP_IOCTL = 5,  /* payload = input, arg0 = control code, arg1 = output length */
-    WDFX_OP_CANCEL = 6, /* arg1 = the id of the request to cancel; no reply of its own */
+    WDFX_OP_OPEN = 1,     /* first frame of a connection: creates the file object */
+    WDFX_OP_CLOSE = 2,    /* the server replies, then closes the connection */
+    WDFX_OP_READ = 3,     /* arg0 = bytes wanted, arg1 = offset */
+    WDFX_OP_WRITE = 4,    /* payload = data, arg1 = offset */
+    WDFX_OP_IOCTL = 5,    /* payload = input, arg0 = control code, arg1 = output length */
+    WDFX_OP_CANCEL = 6,   /* arg1 = the id of the request to cancel; no reply of its own */
     WDFX_OP_ERROR = 0x7f, /* server -> client: a fatal protocol error; the server then closes */
     WDFX_OP_REPLY = 0x80
 };
@@ -42,22 +42,26 @@ static inline void wdfx_wire_put16(unsigned char* p, uint16_t v) {
     p[1] = (unsigned char)(v >> 8);
 }
 static inline void wdfx_wire_put32(unsigned char* p, uint32_t v) {
-    for (int i = 0; i < 4; ++i) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 static inline void wdfx_wire_put64(unsigned char* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 static inline uint16_t wdfx_wire_get16(const unsigned char* p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 static inline uint32_t wdfx_wire_get32(const unsigned char* p) {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
+    for (int i = 3; i >= 0; --i)
+        v = (v << 8) | p[i];
     return v;
 }
 static inline uint64_t wdfx_wire_get64(const unsigned char* p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; --i)
+        v = (v << 8) | p[i];
     return v;
 }
 
