@@ -76,9 +76,9 @@ class socket_interface : public object {
 
 /// A CUSE character device. Reads and writes become read and write requests (the file offset as
 /// the request's offset); ioctls become device controls. CUSE cannot carry an unrestricted
-/// ioctl's buffers, so only _IOR/_IOW/_IOWR-encoded codes are accepted, with the sizes their
-/// encoding gives (the request's input and output lengths); _IO codes carry no buffer. Other
-/// codes fail with EINVAL (docs/protocol.md, "CUSE").
+/// ioctl's buffers, so ioctls are restricted: the code's _IOC encoding gives the sizes
+/// (_IOW: input, _IOR: output, _IOWR: both, _IO: none), which become the request's input and
+/// output lengths; a size above max_transfer is EINVAL (docs/protocol.md, "CUSE").
 struct cuse_interface_config {
     std::string name;         // the device node: /dev/<name>
     std::uint32_t major = 0;  // 0: the kernel picks
