@@ -156,7 +156,10 @@ result<common_buffer> common_buffer::create(dma_enabler en, std::size_t length,
     auto b = std::make_unique<common_buffer_impl>(e);
     b->length = length;
     b->map_length = map_len;
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE;
+    // VFIO pins the pages when it maps them and charges RLIMIT_MEMLOCK for that; locking them too
+    // would charge the limit twice (a LimitMEMLOCK= of the DMA size failed). Without an IOMMU the
+    // physical address the device uses must not change: lock.
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE | (iommu ? 0 : MAP_LOCKED);
     if (!iommu && map_len > static_cast<std::size_t>(page)) {
         // No IOMMU: the bus address is physical, so the buffer must be contiguous: a huge page.
         if (map_len > (2u << 20))

@@ -6,12 +6,12 @@
 udevadm settle
 B=$(hil_bdf 1234:11e8) || { hil_log "no edu device"; exit 1; }
 ls -l /dev/vfio
+# LimitMEMLOCK= exactly the driver's DMA memory (edu: one 8 KiB common buffer): VFIO's pinning is
+# all that is charged to it.
 hil_case wdfx_nonroot_edu hil-as-service User=hil Group=hil SupplementaryGroups=wdfx \
-  LimitMEMLOCK=64M RuntimeDirectory=wdfx -- /hil/bin/wdfx_hil nonroot "$B" ok
-# VFIO pins the buffer on top of its mlock: 8 KiB lets the 8 KiB common buffer be locked but not
-# pinned.
+  LimitMEMLOCK=8K RuntimeDirectory=wdfx -- /hil/bin/wdfx_hil nonroot "$B" ok
 hil_case wdfx_nonroot_memlock_too_low hil-as-service User=hil Group=hil SupplementaryGroups=wdfx \
-  LimitMEMLOCK=8K -- /hil/bin/wdfx_hil nonroot "$B" memlock
+  LimitMEMLOCK=4K -- /hil/bin/wdfx_hil nonroot "$B" memlock
 # A user outside group wdfx: the node is root:wdfx 0660.
 hil_case wdfx_nonroot_no_node_access hil-as-service User=nobody Group=nogroup LimitMEMLOCK=64M \
   -- /hil/bin/wdfx_hil nonroot "$B" noaccess
