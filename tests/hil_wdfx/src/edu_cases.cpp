@@ -202,9 +202,17 @@ int edu_case(const std::string& bus, const std::string& bdf,
         std::uint64_t sig1 = a1.isr_signals - a0.isr_signals, calls1 = a1.isr_calls - a0.isr_calls;
         say("%u triggers, each followed by a raise: %llu signals in %llu ISR calls", each,
             (unsigned long long)sig1, (unsigned long long)calls1);
-        CHECK(sig1 == 2 * each, "the ISR saw %llu signals, expected %u (every trigger and raise)",
-              (unsigned long long)sig1, 2 * each);
-        CHECK(calls1 >= each && calls1 <= 2 * each, "%llu ISR calls for %u trigger+raise pairs",
+        // INTx is level-triggered: when an unclaimed ISR's unmask finds the line asserted (the
+        // raise landed after the ISR read the status), vfio-pci re-signals instead of unmasking
+        // (vfio_pci_intx_unmask_handler). At most one such signal per unclaimed call; MSI: none.
+        const bool level = b.kind == wdfx::bus::irq_kind::intx;
+        std::uint64_t unclaimed1 = calls1 - (a1.isr_claimed - a0.isr_claimed);
+        std::uint64_t slack1 = level ? unclaimed1 : 0;
+        CHECK(sig1 >= 2 * each && sig1 <= 2 * each + slack1,
+              "the ISR saw %llu signals, expected %u (every trigger and raise) + at most %llu "
+              "re-signals of an asserted line",
+              (unsigned long long)sig1, 2 * each, (unsigned long long)slack1);
+        CHECK(calls1 >= each && calls1 <= sig1, "%llu ISR calls for %u trigger+raise pairs",
               (unsigned long long)calls1, each);
         // A burst while the interrupt lock is held: the ISR thread cannot run, the eventfd
         // counter coalesces the signals, and the ISR is told how many it got (§19.2).
@@ -221,11 +229,14 @@ int edu_case(const std::string& bus, const std::string& bdf,
         say("a burst of %u triggers under the interrupt lock, then a raise: %llu signals in %llu "
             "ISR calls",
             burst, (unsigned long long)sig2, (unsigned long long)calls2);
-        CHECK(sig2 == burst + 1, "the ISR saw %llu signals, expected %u", (unsigned long long)sig2,
-              burst + 1);
-        CHECK(calls2 >= 1 && calls2 <= 3,
-              "%llu ISR calls for a burst of %u coalesced signals (expected 1..3)",
-              (unsigned long long)calls2, burst + 1);
+        std::uint64_t slack2 = level ? calls2 - (a2.isr_claimed - a1.isr_claimed) : 0;
+        CHECK(sig2 >= burst + 1 && sig2 <= burst + 1 + slack2,
+              "the ISR saw %llu signals, expected %u (+ at most %llu re-signals)",
+              (unsigned long long)sig2, burst + 1, (unsigned long long)slack2);
+        const unsigned max_calls = level ? 4 : 3;  // a re-signal may add one
+        CHECK(calls2 >= 1 && calls2 <= max_calls,
+              "%llu ISR calls for a burst of %u coalesced signals (expected 1..%u)",
+              (unsigned long long)calls2, burst + 1, max_calls);
         figure("triggers", "one_by_one_signals", static_cast<double>(sig1));
         figure("triggers", "one_by_one_isr_calls", static_cast<double>(calls1));
         figure("triggers", "burst_signals", static_cast<double>(sig2));
