@@ -364,17 +364,90 @@ WDF_TEST(synchronization_scope_invalid) {
     CHECK_STATUS(g_ScopeStatus[1], STATUS_SUCCESS);
 }
 
-/* source: §5 step 5: bad context type information is STATUS_WDF_OBJECT_ATTRIBUTES_INVALID. */
+/* source: §5 step 5, FxValidateObjectAttributes: bad context type information is
+ * STATUS_WDF_OBJECT_ATTRIBUTES_INVALID (a ContextSize without a ContextName; a ContextSizeOverride
+ * without a type, or smaller than the type), a type info of an unknown Size
+ * STATUS_INFO_LENGTH_MISMATCH. */
 WDF_TEST(object_attributes_invalid) {
-    static const WDF_OBJECT_CONTEXT_TYPE_INFO bad = {sizeof(WDF_OBJECT_CONTEXT_TYPE_INFO),
-                                                     "EMPTY", 0, NULL, NULL};
+    static const WDF_OBJECT_CONTEXT_TYPE_INFO unnamed = {sizeof(WDF_OBJECT_CONTEXT_TYPE_INFO),
+                                                         NULL, 16, NULL, NULL};
+    static const WDF_OBJECT_CONTEXT_TYPE_INFO badSize = {7, "BAD", 16, NULL, NULL};
+    static const WDF_OBJECT_CONTEXT_TYPE_INFO named = {sizeof(WDF_OBJECT_CONTEXT_TYPE_INFO),
+                                                       "NAMED", 16, NULL, NULL};
     WDF_INTERRUPT_CONFIG config;
     WDF_INTERRUPT_CONFIG_INIT(&config, EvtIsrQueueDpc, EvtDpc);
     WDF_OBJECT_ATTRIBUTES attributes;
     WDF_OBJECT_ATTRIBUTES_INIT(&attributes);
-    attributes.ContextTypeInfo = &bad;
+    attributes.ContextTypeInfo = &unnamed;
     CHECK_STATUS(CreateStatusInDeviceAdd(&config, &attributes),
                  STATUS_WDF_OBJECT_ATTRIBUTES_INVALID);
+    /* (the attribute checks come before the creation window's, §5 step 5 before step 6) */
+    WDFINTERRUPT interrupt;
+    attributes.ContextTypeInfo = &badSize;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_INFO_LENGTH_MISMATCH);
+    attributes.ContextTypeInfo = NULL;
+    attributes.ContextSizeOverride = 64;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_OBJECT_ATTRIBUTES_INVALID);
+    attributes.ContextTypeInfo = &named;
+    attributes.ContextSizeOverride = 8;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_OBJECT_ATTRIBUTES_INVALID);
+}
+
+/* source: §5 "Validation order" (the ISR, step 4, before the attributes, step 5) and
+ * FxValidateObjectAttributes' own order: Size, context information, parent, the enums' ranges
+ * (STATUS_WDF_OBJECT_ATTRIBUTES_INVALID), scope, level; all before the creation window (step 6).
+ * Each call below breaks two rules; the earlier one decides. */
+WDF_TEST(validation_order) {
+    WDF_TEST_HOOKS hooks = {0};
+    REQUIRE_STATUS(WdfTestStart(&hooks), STATUS_SUCCESS); /* calls below are after start */
+    WDF_INTERRUPT_CONFIG config;
+    WDFINTERRUPT interrupt;
+    WDF_OBJECT_ATTRIBUTES attributes;
+
+    WDF_INTERRUPT_CONFIG_INIT(&config, NULL, EvtDpc); /* no ISR, and bad attributes */
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes);
+    attributes.Size = 1;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_INVALID_PARAMETER);
+
+    WDF_INTERRUPT_CONFIG_INIT(&config, EvtIsrQueueDpc, EvtDpc); /* bad Size, and a parent */
+    attributes.ParentObject = g_Device;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_INFO_LENGTH_MISMATCH);
+
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes); /* a size override without a type, and a parent */
+    attributes.ParentObject = g_Device;
+    attributes.ContextSizeOverride = 64;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_OBJECT_ATTRIBUTES_INVALID);
+
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes); /* a parent, and a level */
+    attributes.ParentObject = g_Device;
+    attributes.ExecutionLevel = WdfExecutionLevelPassive;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_PARENT_ASSIGNMENT_NOT_ALLOWED);
+
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes); /* a level out of range, and a scope */
+    attributes.ExecutionLevel = (WDF_EXECUTION_LEVEL)7;
+    attributes.SynchronizationScope = WdfSynchronizationScopeDevice;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_OBJECT_ATTRIBUTES_INVALID);
+
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes); /* a scope, and a level */
+    attributes.ExecutionLevel = WdfExecutionLevelPassive;
+    attributes.SynchronizationScope = WdfSynchronizationScopeDevice;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_SYNCHRONIZATION_SCOPE_INVALID);
+
+    WDF_OBJECT_ATTRIBUTES_INIT(&attributes); /* a level, and the device started */
+    attributes.ExecutionLevel = WdfExecutionLevelPassive;
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, &attributes, &interrupt),
+                 STATUS_WDF_EXECUTION_LEVEL_INVALID);
+    CHECK_STATUS(WdfInterruptCreate(g_Device, &config, NULL, &interrupt),
+                 STATUS_INVALID_DEVICE_STATE);
 }
 
 /* source: §5 step 5: a WDF_OBJECT_ATTRIBUTES with a wrong Size is STATUS_INFO_LENGTH_MISMATCH. */

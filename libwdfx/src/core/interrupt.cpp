@@ -534,13 +534,14 @@ result<interrupt> interrupt::create(device d, const interrupt_config& config,
     if (attributes.parent != 0 && !config.automatic_serialization)
         return fail(status::wdf_parent_assignment_not_allowed,
                     "a ParentObject may be given only with AutomaticSerialization");
-    if (attributes.level != execution_level::inherit_from_parent)
-        return fail(status::wdf_execution_level_invalid,
-                    "ExecutionLevel must be InheritFromParent");
+    // FxValidateObjectAttributes checks the scope before the level.
     if (attributes.scope != synchronization_scope::inherit_from_parent &&
         attributes.scope != synchronization_scope::none)
         return fail(status::wdf_synchronization_scope_invalid,
                     "SynchronizationScope must be InheritFromParent or None");
+    if (attributes.level != execution_level::inherit_from_parent)
+        return fail(status::wdf_execution_level_invalid,
+                    "ExecutionLevel must be InheritFromParent");
     if (!valid_attr_type_info(attributes))
         return fail(status::wdf_object_attributes_invalid, "bad context type information");
     // 6. Creation window: EvtDriverDeviceAdd (PnP state Init) or EvtDevicePrepareHardware.

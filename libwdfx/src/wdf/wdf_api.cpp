@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -61,13 +62,29 @@ const context_type_info* core_type(PCWDF_OBJECT_CONTEXT_TYPE_INFO c) {
     return slot.get();
 }
 
-/// WDF_OBJECT_ATTRIBUTES -> object_attributes; STATUS_INFO_LENGTH_MISMATCH for a bad Size.
+/// WDF_OBJECT_ATTRIBUTES -> object_attributes. The checks of the C structure's own fields, in
+/// FxValidateObjectAttributes' order: Size, the type info's Size, a named context, the size
+/// override, the enums' ranges. The rules about which parent, level and scope an object accepts
+/// are the core's.
 NTSTATUS convert(PWDF_OBJECT_ATTRIBUTES a, object_attributes* out) {
     *out = object_attributes{};
     if (a == nullptr) return STATUS_SUCCESS;
     if (a->Size != sizeof(WDF_OBJECT_ATTRIBUTES)) return STATUS_INFO_LENGTH_MISMATCH;
-    if (a->ContextTypeInfo != nullptr &&
-        (a->ContextTypeInfo->ContextSize == 0 || a->ContextTypeInfo->ContextName == nullptr))
+    if (const WDF_OBJECT_CONTEXT_TYPE_INFO* t = a->ContextTypeInfo) {
+        // The current layout or V1_0's (Size, ContextName, ContextSize).
+        if (t->Size != sizeof(WDF_OBJECT_CONTEXT_TYPE_INFO) &&
+            t->Size != offsetof(WDF_OBJECT_CONTEXT_TYPE_INFO, UniqueType))
+            return STATUS_INFO_LENGTH_MISMATCH;
+        if (t->ContextSize > 0 && t->ContextName == nullptr)
+            return STATUS_WDF_OBJECT_ATTRIBUTES_INVALID;
+    }
+    if (a->ContextSizeOverride > 0 &&
+        (a->ContextTypeInfo == nullptr || a->ContextSizeOverride < a->ContextTypeInfo->ContextSize))
+        return STATUS_WDF_OBJECT_ATTRIBUTES_INVALID;
+    if (a->ExecutionLevel == WdfExecutionLevelInvalid ||
+        a->ExecutionLevel > WdfExecutionLevelDispatch ||
+        a->SynchronizationScope == WdfSynchronizationScopeInvalid ||
+        a->SynchronizationScope > WdfSynchronizationScopeNone)
         return STATUS_WDF_OBJECT_ATTRIBUTES_INVALID;
     if (a->EvtCleanupCallback != nullptr) {
         auto fn = a->EvtCleanupCallback;
@@ -415,10 +432,12 @@ NTSTATUS WdfInterruptCreate(WDFDEVICE Device, PWDF_INTERRUPT_CONFIG Configuratio
     } else {
         return STATUS_INFO_LENGTH_MISMATCH;
     }
+    // The source validates the ISR (§5 step 4) before the attributes (step 5): without an ISR
+    // the core refuses the call whatever the attributes say.
     object_attributes a;
-    if (Attributes != nullptr && Attributes->Size != sizeof(WDF_OBJECT_ATTRIBUTES))
-        return STATUS_INFO_LENGTH_MISMATCH;
-    if (NTSTATUS s = convert(Attributes, &a); !NT_SUCCESS(s)) return s;
+    if (c.EvtInterruptIsr != nullptr) {
+        if (NTSTATUS s = convert(Attributes, &a); !NT_SUCCESS(s)) return s;
+    }
     interrupt_config ic;
     if (auto f = c.EvtInterruptIsr)
         ic.on_isr = [f](interrupt i, const isr_context& x) {
