@@ -30,9 +30,12 @@ static BOOLEAN EvtIsr(WDFINTERRUPT Interrupt, ULONG MessageID) {
     atomic_fetch_add(&g_IsrCalls, 1);
     return TRUE;
 }
+static BOOLEAN EvtSynchronize(WDFINTERRUPT Interrupt, WDFCONTEXT Context);
+static atomic_int g_DpcIrql = -1, g_DpcSyncResult = -1;
 static VOID EvtDpc(WDFINTERRUPT Interrupt, WDFOBJECT AssociatedObject) {
-    (void)Interrupt;
     (void)AssociatedObject;
+    atomic_store(&g_DpcIrql, KeGetCurrentIrql());
+    atomic_store(&g_DpcSyncResult, WdfInterruptSynchronize(Interrupt, EvtSynchronize, NULL));
 }
 static VOID EvtWorkItem(WDFINTERRUPT Interrupt, WDFOBJECT AssociatedObject) {
     (void)Interrupt;
@@ -106,7 +109,6 @@ static BOOLEAN g_CbReturn;
 static pthread_t g_Waiter;
 static atomic_int g_NestedResult = -1, g_NestedCalls;
 
-static BOOLEAN EvtSynchronize(WDFINTERRUPT Interrupt, WDFCONTEXT Context);
 static BOOLEAN EvtNestedSynchronize(WDFINTERRUPT Interrupt, WDFCONTEXT Context) {
     (void)Interrupt;
     (void)Context;
@@ -178,6 +180,31 @@ WDF_TEST(device_interrupt_serviced_after_callback) {
     (void)WdfInterruptSynchronize(g_Interrupt, EvtSynchronize, NULL);
     WAIT_UNTIL(atomic_load(&g_IsrCalls) == 1);
     CHECK_EQ_U(atomic_load(&g_IsrSawInside), 0);
+}
+static BOOLEAN EvtIsrQueueDpc(WDFINTERRUPT Interrupt, ULONG MessageID) {
+    (void)MessageID;
+    if (EduTakeInterruptStatus() == 0) return FALSE;
+    WdfInterruptQueueDpcForIsr(Interrupt);
+    return TRUE;
+}
+static NTSTATUS CreateInterruptWithDpc(WDFDEVICE Device) {
+    WDF_INTERRUPT_CONFIG config;
+    WDF_INTERRUPT_CONFIG_INIT(&config, EvtIsrQueueDpc, EvtDpc);
+    return WdfInterruptCreate(Device, &config, WDF_NO_OBJECT_ATTRIBUTES, &g_Interrupt);
+}
+
+/* page (Requirements): IRQL "<=DISPATCH_LEVEL" (a DIRQL interrupt object, from its DPC). */
+WDF_TEST(callable_at_dispatch_level) {
+    WDF_TEST_HOOKS hooks = {0};
+    hooks.DeviceAdd = CreateInterruptWithDpc;
+    REQUIRE_STATUS(WdfTestStart(&hooks), STATUS_SUCCESS);
+    g_CbAction = CbRecord;
+    g_CbReturn = TRUE;
+    EduRaise(0x1);
+    WAIT_UNTIL(atomic_load(&g_DpcSyncResult) != -1);
+    CHECK_EQ_U(atomic_load(&g_DpcIrql), DISPATCH_LEVEL);
+    CHECK_EQ_U(atomic_load(&g_DpcSyncResult), TRUE);
+    CHECK(atomic_load(&g_CallbackIrql) > DISPATCH_LEVEL);
 }
 #endif /* !WDFX_UMDF2 */
 
