@@ -11,7 +11,7 @@ int edu_case(const std::string& bus, const std::string& bdf, const std::vector<s
 int try_open(const std::string& bdf, const std::string& holder);
 int edu_busy_group(const std::string& self, const std::string& bdf);
 int edu_reset(const std::string& bdf, bool expect_ok);
-int edu_sysfs_unbind(const std::string& bdf);
+int edu_sysfs_unbind(const std::string& bus, const std::string& bdf);
 int edu_unplug(const std::string& bdf);
 int nonroot(const std::string& bdf, const std::string& mode);
 int edu_bench(const std::string& bdf, unsigned rounds, unsigned n);

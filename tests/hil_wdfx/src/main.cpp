@@ -7,7 +7,7 @@
 //   wdfx_hil edu-busy <bdf>                          a second process is refused the group
 //   wdfx_hil try-open <bdf> <holder-pid>|free        (the second process)
 //   wdfx_hil edu-reset <bdf> ok|unsupported          device::reset with / without a method
-//   wdfx_hil edu-unbind <bdf>                        sysfs unbind of vfio-pci while running
+//   wdfx_hil edu-unbind vfio|uio <bdf>               sysfs unbind of the bus driver while running
 //   wdfx_hil edu-unplug <bdf>                        QMP device_del while running
 //   wdfx_hil nonroot <bdf> ok|memlock|noaccess       unprivileged runs
 //   wdfx_hil bench <bdf> [rounds] [n]                framework vs raw VFIO MSI round trips
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
     if (cmd == "edu-busy") return hil::edu_busy_group(self, a[0]);
     if (cmd == "try-open" && a.size() == 2) return hil::try_open(a[0], a[1]);
     if (cmd == "edu-reset" && a.size() == 2) return hil::edu_reset(a[0], a[1] == "ok");
-    if (cmd == "edu-unbind") return hil::edu_sysfs_unbind(a[0]);
+    if (cmd == "edu-unbind" && a.size() == 2) return hil::edu_sysfs_unbind(a[0], a[1]);
     if (cmd == "edu-unplug") return hil::edu_unplug(a[0]);
     if (cmd == "nonroot" && a.size() == 2) return hil::nonroot(a[0], a[1]);
     if (cmd == "bench") return hil::edu_bench(a[0], num(1, 4), num(2, 2000));
