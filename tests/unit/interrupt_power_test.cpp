@@ -129,7 +129,11 @@ struct rig {
     event_log log;
     std::vector<interrupt> irqs;
     std::array<counter, 4> isr;  // ISR calls per interrupt
-    counter disables, d0_exits, releases, destroyed;
+    counter disables, d0_exits, releases;
+    // The device's destroy callback is the last thing the PnP event thread does for a removal;
+    // the test may end as soon as it wakes, while add() is still notifying. The callback owns a
+    // share of the counter, so it outlives that notification.
+    std::shared_ptr<counter> destroyed = std::make_shared<counter>();
     std::string d0_exit_thread;
     // Failure injection (set before the operation that should fail).
     std::atomic<int> fail_enable{-1};
@@ -155,7 +159,7 @@ struct rig {
 
     sim_harness::options options() {
         sim_harness::options o;
-        o.device_attributes.on_destroy = [this](object) { destroyed.add(); };
+        o.device_attributes.on_destroy = [d = destroyed](object) { d->add(); };
         return o;
     }
 
@@ -785,7 +789,7 @@ TEST_CASE(
     const std::size_t mark = r.log.size();
     h.sim->request_removal();  // VFIO's request IRQ: the hardware is still there
     REQUIRE(r.releases.wait_for_at_least(1));
-    REQUIRE(r.destroyed.wait_for_at_least(1));
+    REQUIRE(r.destroyed->wait_for_at_least(1));
     h.dev = device();  // removed by the framework: nothing left for the harness to remove
     CHECK(r.log.since(mark) == log_t{"PreInterruptsDisabled D3Final attached=11", disable(1),
                                      disable(0), "D0Exit D3Final attached=00", "ReleaseHardware"});
@@ -804,7 +808,7 @@ TEST_CASE(
         const std::size_t mark = r.log.size();
         h.sim->surprise_remove();
         REQUIRE(r.releases.wait_for_at_least(1));
-        REQUIRE(r.destroyed.wait_for_at_least(1));
+        REQUIRE(r.destroyed->wait_for_at_least(1));
         h.dev = device();
         // The hardware is gone, so nothing shows as attached any more; the callbacks still run,
         // in the D3Final order, and must tolerate that (§8.2).
@@ -821,7 +825,7 @@ TEST_CASE(
         REQUIRE(nt_success(h.start()));
         const std::size_t mark = r.log.size();
         h.dev.surprise_remove();
-        CHECK(r.destroyed.get() == 1);
+        CHECK(r.destroyed->get() == 1);
         h.dev = device();
         CHECK(r.log.since(mark) ==
               log_t{"SurpriseRemoval", "PreInterruptsDisabled D3Final attached=11", disable(1),
