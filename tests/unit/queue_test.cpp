@@ -33,7 +33,7 @@ using bytes = std::vector<std::byte>;
 
 bytes to_bytes(const std::string& s) {
     bytes b(s.size());
-    std::memcpy(b.data(), s.data(), s.size());
+    if (!s.empty()) std::memcpy(b.data(), s.data(), s.size());
     return b;
 }
 std::string to_string(std::span<const std::byte> b) {

@@ -177,10 +177,9 @@ cuse_op* cuse_endpoint::new_op(fuse_req_t req, cuse_op::kind k) {
 }
 
 void cuse_endpoint::op_finished() {
-    {
-        std::lock_guard g(m_);
-        --outstanding_;
-    }
+    // Notified under the lock: stop() may return and the endpoint go once it sees 0.
+    std::lock_guard g(m_);
+    --outstanding_;
     cv_.notify_all();
 }
 

@@ -326,10 +326,11 @@ result<void> socket_endpoint::start() {
             rc = io_uring_queue_init_params(256, &ring_, &p);
         }
         {
+            // Notified under the lock: start() returns (and its cv goes) once it sees `setup`.
             std::lock_guard g(m);
             setup = rc < 0 ? rc : 0;
+            cv.notify_all();
         }
-        cv.notify_all();
         if (rc < 0) return;
         run();
     });
