@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -149,6 +150,39 @@ int edu_case(const std::string& bus, const std::string& bdf,
     if (b.cpu >= 0)
         CHECK(isr->allowed_cpus.size() == 1 && isr->allowed_cpus[0] == b.cpu,
               "the ISR thread is not pinned to CPU %d", b.cpu);
+    // The host IRQ is steered to the ISR thread's CPU (root only: /proc/irq).
+    if (::getuid() == 0 && b.cpu >= 0) {
+        std::string host_irq;
+        if (bus == "uio") {
+            host_irq = read_file("/sys/bus/pci/devices/" + bdf + "/irq");
+        } else {
+            std::string tag =
+                (b.kind == wdfx::bus::irq_kind::intx ? "vfio-intx(" : "vfio-msi[0](") + bdf + ")";
+            std::string all = read_file("/proc/interrupts");
+            std::size_t at = all.find(tag);
+            if (at != std::string::npos) {
+                std::size_t line = all.rfind('\n', at);
+                line = line == std::string::npos ? 0 : line + 1;
+                host_irq = std::to_string(std::strtoul(all.c_str() + line, nullptr, 10));
+            }
+        }
+        CHECK(!host_irq.empty(), "no host IRQ found for the interrupt");
+        std::string aff = read_file("/proc/irq/" + host_irq + "/smp_affinity_list");
+        say("host IRQ %s -> CPU(s) %s", host_irq.c_str(), aff.c_str());
+        CHECK(aff == std::to_string(b.cpu), "host IRQ %s goes to CPU(s) %s, the ISR runs on %d",
+              host_irq.c_str(), aff.c_str(), b.cpu);
+    }
+    if (bus == "uio" && b.cpu >= 0) {
+        // UIO's relay thread (/dev/uioN -> the ISR's eventfd) shares the ISR thread's CPU.
+        bool found = false;
+        for (const auto& t : ts)
+            if (t.name == "wdfx-uio") {
+                found = true;
+                CHECK(t.allowed_cpus.size() == 1 && t.allowed_cpus[0] == b.cpu,
+                      "the UIO relay thread is not pinned to the ISR's CPU %d", b.cpu);
+            }
+        CHECK(found, "no UIO relay thread (wdfx-uio)");
+    }
     figure("interrupt", "kind", wdfx::bus::irq_kind_name(b.kind));
     figure("interrupt", "model", o.passive ? "passive" : "dirql");
     figure("interrupt", "cpu", b.cpu);

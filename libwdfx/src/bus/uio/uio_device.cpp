@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -311,6 +313,28 @@ class uio_device final : public bus::device {
         return {};
     }
 
+    bool set_irq_affinity(bus::irq_kind kind, std::uint32_t, int cpu) override {
+        // The INTx line's host IRQ (sysfs irq) and the relay thread to the ISR thread's CPU, so
+        // the interrupt, its relay and its ISR stay on one CPU (VFIO steers its vectors the same
+        // way). Spread over two CPUs, a completion took 8 ms at p50 in the HIL guest instead of
+        // 0.2 ms (passive-level with the IRQ elsewhere, or DIRQL with only the IRQ moved).
+        if (kind != bus::irq_kind::intx || cpu < 0) return false;
+        relay_cpu_.store(cpu, std::memory_order_seq_cst);
+        if (pid_t tid = relay_tid_.load(std::memory_order_seq_cst)) pin(tid, cpu);
+        std::string irq;
+        {
+            os::unique_fd f(::open((sys_ + "/irq").c_str(), O_RDONLY | O_CLOEXEC));
+            char buf[16] = {};
+            if (!f || ::read(f.get(), buf, sizeof buf - 1) <= 0) return false;
+            irq = std::to_string(std::strtoul(buf, nullptr, 10));
+        }
+        os::unique_fd fd(
+            ::open(("/proc/irq/" + irq + "/smp_affinity_list").c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) return false;
+        std::string v = std::to_string(cpu);
+        return ::write(fd.get(), v.data(), v.size()) == static_cast<ssize_t>(v.size());
+    }
+
     bool can_reset() const override { return ::access((sys_ + "/reset").c_str(), W_OK) == 0; }
 
     result<void> reset() override {
@@ -376,7 +400,17 @@ class uio_device final : public bus::device {
         id_.subsystem_device = u16(0x2e);
     }
 
+    static void pin(pid_t tid, int cpu) noexcept {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        (void)::sched_setaffinity(tid, sizeof set, &set);
+    }
+
     void relay_loop() {
+        // Dekker with set_irq_affinity: one of the two sees the other's store and pins.
+        relay_tid_.store(static_cast<pid_t>(::gettid()), std::memory_order_seq_cst);
+        if (int cpu = relay_cpu_.load(std::memory_order_seq_cst); cpu >= 0) pin(0, cpu);
         std::uint32_t last = 0;
         bool first = true;
         for (;;) {
@@ -431,6 +465,8 @@ class uio_device final : public bus::device {
     std::mutex lock_;
     std::map<std::uint32_t, std::pair<void*, std::size_t>> maps_;
     std::atomic<int> target_{-1};
+    std::atomic<int> relay_cpu_{-1};  // the ISR thread's CPU (set_irq_affinity)
+    std::atomic<pid_t> relay_tid_{0};
     std::function<void(bus::event_kind)> handler_;
     os::thread relay_;
 };
