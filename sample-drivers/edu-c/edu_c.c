@@ -10,7 +10,15 @@
  *                                    computed by the device and completed by its interrupt
  *   EduEvtInterruptIsr               DIRQL: "is it mine?", acknowledge, save the status, queue DPC
  *   EduEvtInterruptDpc               DISPATCH: take the saved status under the interrupt lock,
- *                                    check the result, start the next factorial
+ *                                    check the result, start the next factorial; or complete the
+ *                                    client's factorial request
+ *   EduEvtIoDeviceControl            IOCTL_EDU_C_FACTORIAL (in: ULONG n, out: ULONG n!): starts
+ *                                    the device; the DPC completes the request
+ *   EduEvtIoRead                     8 bytes: the identification register and the number of
+ *                                    interrupts claimed
+ * The default queue is sequential: one request at a time. It is published as the device interface
+ * "edu-c" (a Unix socket: `wdfx-io edu-c ioctl 0x222000 0a000000 --out 4` asks for 10!); the
+ * environment variable EDU_C_INTERFACE names it otherwise.
  *
  * main() hands DriverEntry to WdfxRunDriver, which adds the devices named on the command line:
  *   edu-c --sim-edu                 the sim bus's model of edu (any machine)
@@ -42,6 +50,9 @@
 #define EDU_BAR0_LENGTH 0x100000
 #define EDU_LAST_N 12 /* 13! does not fit in 32 bits */
 
+/* The device interface's control code: in ULONG n (0..12), out ULONG n!. */
+#define IOCTL_EDU_C_FACTORIAL CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+
 typedef struct _DEVICE_CONTEXT {
     PUCHAR Bar0;
     WDFINTERRUPT Interrupt;
@@ -53,6 +64,11 @@ typedef struct _DEVICE_CONTEXT {
     ULONG Errors;
     BOOLEAN RaisedSeen;
     BOOLEAN Done;
+    /* the client's factorial request (the queue is sequential: one at a time), under Lock */
+    WDFREQUEST Request;
+    ULONG RequestN;
+    BOOLEAN RequestStarted;
+    BOOLEAN Computing; /* a factorial was started and its interrupt has not come yet */
 } DEVICE_CONTEXT, *PDEVICE_CONTEXT;
 WDF_DECLARE_CONTEXT_TYPE_WITH_NAME(DEVICE_CONTEXT, EduGetDeviceContext)
 
@@ -74,6 +90,9 @@ static EVT_WDF_INTERRUPT_ISR EduEvtInterruptIsr;
 static EVT_WDF_INTERRUPT_DPC EduEvtInterruptDpc;
 static EVT_WDF_INTERRUPT_ENABLE EduEvtInterruptEnable;
 static EVT_WDF_INTERRUPT_DISABLE EduEvtInterruptDisable;
+static EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL EduEvtIoDeviceControl;
+static EVT_WDF_IO_QUEUE_IO_READ EduEvtIoRead;
+static EVT_WDF_REQUEST_CANCEL EduEvtRequestCancel;
 
 static BOOLEAN g_StopWhenDone;
 static volatile sig_atomic_t g_SelfTestPassed;
@@ -140,7 +159,29 @@ static NTSTATUS EduEvtDeviceAdd(WDFDRIVER Driver, PWDFDEVICE_INIT DeviceInit) {
     WDF_OBJECT_ATTRIBUTES lockAttributes;
     WDF_OBJECT_ATTRIBUTES_INIT(&lockAttributes);
     lockAttributes.ParentObject = device;
-    return WdfSpinLockCreate(&lockAttributes, &devCtx->Lock);
+    status = WdfSpinLockCreate(&lockAttributes, &devCtx->Lock);
+    if (!NT_SUCCESS(status)) return status;
+
+    /* Requests from applications: a sequential default queue, published as an interface. */
+    WDF_IO_QUEUE_CONFIG queueConfig;
+    WDF_IO_QUEUE_CONFIG_INIT_DEFAULT_QUEUE(&queueConfig, WdfIoQueueDispatchSequential);
+    queueConfig.EvtIoDeviceControl = EduEvtIoDeviceControl;
+    queueConfig.EvtIoRead = EduEvtIoRead;
+    WDFQUEUE queue;
+    status = WdfIoQueueCreate(device, &queueConfig, WDF_NO_OBJECT_ATTRIBUTES, &queue);
+    if (!NT_SUCCESS(status)) return status;
+    const char* name = getenv("EDU_C_INTERFACE");
+    if (name == NULL || name[0] == '\0') name = "edu-c";
+    UNICODE_STRING referenceString;
+    referenceString.Length = referenceString.MaximumLength = (USHORT)strlen(name);
+    referenceString.Buffer = name;
+    status = WdfDeviceCreateDeviceInterface(device, NULL, &referenceString);
+    if (!NT_SUCCESS(status)) {
+        EduPrint("WdfDeviceCreateDeviceInterface failed: 0x%08x\n", (unsigned)status);
+        return status;
+    }
+    EduPrint("device interface '%s' published\n", name);
+    return STATUS_SUCCESS;
 }
 
 static NTSTATUS EduEvtDevicePrepareHardware(WDFDEVICE Device, WDFCMRESLIST ResourcesRaw,
@@ -234,6 +275,7 @@ static VOID EduStartFactorial(PDEVICE_CONTEXT DevCtx) {
         ++DevCtx->Errors;
         return;
     }
+    DevCtx->Computing = TRUE;
     EduWrite(DevCtx, EDU_REG_FACTORIAL, DevCtx->NextN);
 }
 
@@ -253,6 +295,88 @@ static VOID EduSelfTestDone(PDEVICE_CONTEXT DevCtx, ULONG IsrClaimed) {
     if (g_StopWhenDone) kill(getpid(), SIGTERM); /* WdfxRunDriver stops the driver */
 }
 
+/* Under Lock: the device computes the waiting request's factorial. */
+static VOID EduStartRequest(PDEVICE_CONTEXT DevCtx) {
+    if (DevCtx->Computing) return; /* the DPC starts it when the device is free */
+    DevCtx->RequestStarted = TRUE;
+    DevCtx->Computing = TRUE;
+    EduWrite(DevCtx, EDU_REG_FACTORIAL, DevCtx->RequestN);
+}
+
+static VOID EduCompleteFactorial(WDFREQUEST Request, ULONG Result) {
+    /* The cancel routine may have completed it already (the client went away). */
+    if (WdfRequestUnmarkCancelable(Request) == STATUS_CANCELLED) return;
+    PULONG out;
+    NTSTATUS status = WdfRequestRetrieveOutputBuffer(Request, sizeof(ULONG), (PVOID*)&out, NULL);
+    if (!NT_SUCCESS(status)) {
+        WdfRequestComplete(Request, status);
+        return;
+    }
+    *out = Result;
+    WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, sizeof(ULONG));
+}
+
+/* PASSIVE_LEVEL (the dispatcher pool), one request at a time (sequential queue). */
+static VOID EduEvtIoDeviceControl(WDFQUEUE Queue, WDFREQUEST Request, size_t OutputBufferLength,
+                                  size_t InputBufferLength, ULONG IoControlCode) {
+    (void)OutputBufferLength;
+    (void)InputBufferLength;
+    PDEVICE_CONTEXT devCtx = EduGetDeviceContext(WdfIoQueueGetDevice(Queue));
+    if (IoControlCode != IOCTL_EDU_C_FACTORIAL) {
+        WdfRequestComplete(Request, STATUS_INVALID_DEVICE_REQUEST);
+        return;
+    }
+    PULONG in;
+    PULONG out;
+    NTSTATUS status = WdfRequestRetrieveInputBuffer(Request, sizeof(ULONG), (PVOID*)&in, NULL);
+    if (NT_SUCCESS(status))
+        status = WdfRequestRetrieveOutputBuffer(Request, sizeof(ULONG), (PVOID*)&out, NULL);
+    if (!NT_SUCCESS(status)) {
+        WdfRequestComplete(Request, status);
+        return;
+    }
+    if (*in > EDU_LAST_N) {
+        WdfRequestComplete(Request, STATUS_INVALID_PARAMETER);
+        return;
+    }
+    status = WdfRequestMarkCancelableEx(Request, EduEvtRequestCancel);
+    if (!NT_SUCCESS(status)) {
+        WdfRequestComplete(Request, status);
+        return;
+    }
+    WdfSpinLockAcquire(devCtx->Lock);
+    devCtx->Request = Request;
+    devCtx->RequestN = *in;
+    devCtx->RequestStarted = FALSE;
+    if (devCtx->Done) EduStartRequest(devCtx); /* else when the self-test is over */
+    WdfSpinLockRelease(devCtx->Lock);
+}
+
+static VOID EduEvtRequestCancel(WDFREQUEST Request) {
+    PDEVICE_CONTEXT devCtx = EduGetDeviceContext(WdfIoQueueGetDevice(WdfRequestGetIoQueue(Request)));
+    WdfSpinLockAcquire(devCtx->Lock);
+    if (devCtx->Request == Request) devCtx->Request = NULL;
+    WdfSpinLockRelease(devCtx->Lock);
+    WdfRequestComplete(Request, STATUS_CANCELLED);
+}
+
+static VOID EduEvtIoRead(WDFQUEUE Queue, WDFREQUEST Request, size_t Length) {
+    (void)Length;
+    PDEVICE_CONTEXT devCtx = EduGetDeviceContext(WdfIoQueueGetDevice(Queue));
+    PULONG buffer;
+    NTSTATUS status =
+        WdfRequestRetrieveOutputBuffer(Request, 2 * sizeof(ULONG), (PVOID*)&buffer, NULL);
+    if (!NT_SUCCESS(status)) {
+        WdfRequestComplete(Request, status);
+        return;
+    }
+    buffer[0] = EduRead(devCtx, EDU_REG_ID);
+    WdfInterruptAcquireLock(devCtx->Interrupt);
+    buffer[1] = EduGetInterruptContext(devCtx->Interrupt)->IsrClaimed;
+    WdfInterruptReleaseLock(devCtx->Interrupt);
+    WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, 2 * sizeof(ULONG));
+}
+
 /* DISPATCH_LEVEL, without the interrupt lock. */
 static VOID EduEvtInterruptDpc(WDFINTERRUPT Interrupt, WDFOBJECT AssociatedObject) {
     PDEVICE_CONTEXT devCtx = EduGetDeviceContext(AssociatedObject);
@@ -266,9 +390,24 @@ static VOID EduEvtInterruptDpc(WDFINTERRUPT Interrupt, WDFOBJECT AssociatedObjec
     interruptCtx->SavedStatus = 0;
     WdfInterruptReleaseLock(Interrupt);
 
+    WDFREQUEST completed = NULL;
+    ULONG result = 0;
     WdfSpinLockAcquire(devCtx->Lock);
-    if (!devCtx->Done) EduSelfTestStep(devCtx, status, isrClaimed, isrIrql);
+    if (!devCtx->Done) {
+        EduSelfTestStep(devCtx, status, isrClaimed, isrIrql);
+        if (devCtx->Done && devCtx->Request != NULL) EduStartRequest(devCtx); /* it waited */
+    } else if ((status & EDU_IRQ_FACTORIAL) != 0) {
+        devCtx->Computing = FALSE;
+        if (devCtx->Request != NULL && devCtx->RequestStarted) {
+            completed = devCtx->Request;
+            devCtx->Request = NULL;
+            result = EduRead(devCtx, EDU_REG_FACTORIAL);
+        } else if (devCtx->Request != NULL) {
+            EduStartRequest(devCtx); /* its predecessor was cancelled while computing */
+        }
+    }
     WdfSpinLockRelease(devCtx->Lock);
+    if (completed != NULL) EduCompleteFactorial(completed, result);
 }
 
 /* The DPC's work, under the device's spin lock. */
@@ -285,6 +424,7 @@ static VOID EduSelfTestStep(PDEVICE_CONTEXT devCtx, ULONG status, ULONG isrClaim
         EduStartFactorial(devCtx);
     }
     if ((status & EDU_IRQ_FACTORIAL) != 0) {
+        devCtx->Computing = FALSE;
         ULONG expected = 1;
         for (ULONG i = 2; i <= devCtx->NextN; ++i)
             expected *= i;

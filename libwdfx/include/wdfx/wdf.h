@@ -413,6 +413,34 @@ static inline VOID WDF_PNPPOWER_EVENT_CALLBACKS_INIT(PWDF_PNPPOWER_EVENT_CALLBAC
 VOID WdfDeviceInitSetPnpPowerEventCallbacks(PWDFDEVICE_INIT DeviceInit, PWDF_PNPPOWER_EVENT_CALLBACKS PnpPowerEventCallbacks);
 VOID WdfDeviceInitSetPowerNotPageable(PWDFDEVICE_INIT DeviceInit);
 NTSTATUS WdfDeviceCreate(PWDFDEVICE_INIT* DeviceInit, PWDF_OBJECT_ATTRIBUTES DeviceAttributes, WDFDEVICE* Device);
+
+/* Device interfaces. A GUID names an interface class on Windows; wdfx publishes a Unix socket
+ * (wdfx/interface.hpp: /run/wdfx/NAME.sock, or $XDG_RUNTIME_DIR/wdfx when /run/wdfx is not
+ * writable) named by the ReferenceString, which is required here; the GUID may be NULL and is
+ * not used. Applications open it with wdfx/client.h or `wdfx-io NAME`; each open is a file object,
+ * each read, write or device control a request in the device's queues. PASSIVE_LEVEL, in
+ * EvtDriverDeviceAdd (after the queues) or later. */
+typedef struct _GUID {
+    ULONG Data1;
+    USHORT Data2;
+    USHORT Data3;
+    UCHAR Data4[8];
+} GUID;
+typedef const GUID* LPCGUID;
+NTSTATUS WdfDeviceCreateDeviceInterface(WDFDEVICE Device, LPCGUID InterfaceClassGUID,
+                                        PCUNICODE_STRING ReferenceString);
+
+/* I/O control codes (devioctl.h). */
+#define CTL_CODE(DeviceType, Function, Method, Access) \
+    (((ULONG)(DeviceType) << 16) | ((ULONG)(Access) << 14) | ((ULONG)(Function) << 2) | (ULONG)(Method))
+#define METHOD_BUFFERED 0
+#define METHOD_IN_DIRECT 1
+#define METHOD_OUT_DIRECT 2
+#define METHOD_NEITHER 3
+#define FILE_ANY_ACCESS 0
+#define FILE_READ_ACCESS 0x0001
+#define FILE_WRITE_ACCESS 0x0002
+#define FILE_DEVICE_UNKNOWN 0x00000022
 WDFDRIVER WdfDeviceGetDriver(WDFDEVICE Device);
 WDFQUEUE WdfDeviceGetDefaultQueue(WDFDEVICE Device);
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <wdfx/dma.hpp>
+#include <wdfx/interface.hpp>
 #include <wdfx/uio.hpp>
 #include <wdfx/vfio.hpp>
 #include <wdfx/wdfx.hpp>
@@ -81,10 +82,15 @@ NTSTATUS convert(PWDF_OBJECT_ATTRIBUTES a, object_attributes* out) {
     if (a->ContextSizeOverride > 0 &&
         (a->ContextTypeInfo == nullptr || a->ContextSizeOverride < a->ContextTypeInfo->ContextSize))
         return STATUS_WDF_OBJECT_ATTRIBUTES_INVALID;
-    if (a->ExecutionLevel == WdfExecutionLevelInvalid ||
-        a->ExecutionLevel > WdfExecutionLevelDispatch ||
-        a->SynchronizationScope == WdfSynchronizationScopeInvalid ||
-        a->SynchronizationScope > WdfSynchronizationScopeNone)
+    // A C caller can store any int in the enums; reading one out of the C++ enum's range is
+    // undefined, so they are read as integers.
+    unsigned level, scope;
+    static_assert(sizeof level == sizeof a->ExecutionLevel &&
+                  sizeof scope == sizeof a->SynchronizationScope);
+    std::memcpy(&level, &a->ExecutionLevel, sizeof level);
+    std::memcpy(&scope, &a->SynchronizationScope, sizeof scope);
+    if (level == WdfExecutionLevelInvalid || level > WdfExecutionLevelDispatch ||
+        scope == WdfSynchronizationScopeInvalid || scope > WdfSynchronizationScopeNone)
         return STATUS_WDF_OBJECT_ATTRIBUTES_INVALID;
     if (a->EvtCleanupCallback != nullptr) {
         auto fn = a->EvtCleanupCallback;
@@ -403,6 +409,19 @@ NTSTATUS WdfDeviceCreate(PWDFDEVICE_INIT* DeviceInit, PWDF_OBJECT_ATTRIBUTES Dev
     *DeviceInit = nullptr;  // consumed
     *Device = to_c<WDFDEVICE>(r->handle());
     return STATUS_SUCCESS;
+}
+
+NTSTATUS WdfDeviceCreateDeviceInterface(WDFDEVICE Device, LPCGUID InterfaceClassGUID,
+                                        PCUNICODE_STRING ReferenceString) {
+    (void)InterfaceClassGUID;  // no interface classes: the reference string names the socket
+    require(ReferenceString, "WdfDeviceCreateDeviceInterface", "ReferenceString");
+    if (ReferenceString == nullptr || ReferenceString->Buffer == nullptr ||
+        ReferenceString->Buffer[0] == '\0')
+        return STATUS_INVALID_PARAMETER;
+    socket_interface_config cfg;
+    cfg.name = ReferenceString->Buffer;
+    auto r = socket_interface::create(device(to_h(Device)), cfg);
+    return r ? STATUS_SUCCESS : code_of(r);
 }
 
 WDFDRIVER WdfDeviceGetDriver(WDFDEVICE Device) {
