@@ -1,8 +1,9 @@
 // HIL guest program: a queue-serving driver on a sim device publishes /dev/wdfx-cuse0 through CUSE
-// (wdfx::cuse_interface), and real clients use it: `dd` reads and writes it as a separate
-// process, this program sends _IOWR/_IOR ioctls, and a read blocked in the driver is interrupted
-// by a signal (its request is cancelled). Exit 0 when every check held. Needs /dev/cuse (the
-// guest's `cuse` module); without it the program reports the interface's clear error and fails.
+// (wdfx::cuse_interface), and real clients use it: `dd` reads (the stream continues across reads)
+// and writes it as a separate process, this program sends _IOWR/_IOR ioctls, and a read blocked in
+// the driver is interrupted by a signal (its request is cancelled). Exit 0 when every check held.
+// Needs /dev/cuse (the guest's `cuse` module); without it the program reports the interface's clear
+// error and fails.
 //
 // usage: iface_cuse_guest [--expect-no-cuse]
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -30,7 +32,7 @@ extern char** environ;
 namespace {
 
 constexpr const char* kName = "wdfx-cuse0";
-constexpr std::uint64_t kHoldOffset = 1u << 20;  // a read here is held (cancelable) by the driver
+constexpr std::size_t kHoldLength = 7;  // a read of this many bytes is held (cancelable)
 
 struct echo8 {
     char b[8];
@@ -48,6 +50,7 @@ void check(bool ok, const char* what) {
 
 std::mutex m;
 std::string written;
+std::map<std::uint64_t, std::uint64_t> position;  // per file: CUSE devices are streams
 std::uint32_t value_set = 0;
 std::atomic<int> cancels{0}, closes{0};
 
@@ -60,8 +63,7 @@ wdfx::status add_device(wdfx::driver, wdfx::device_init& init) {
     c.dispatch = dispatch_type::parallel;
     c.default_queue = true;
     c.on_io_read = [](io_queue, request r, std::size_t len) {
-        std::uint64_t off = r.get_parameters().offset;
-        if (off >= kHoldOffset) {
+        if (len == kHoldLength) {
             if (r.mark_cancelable([](request x) {
                     ++cancels;
                     x.complete(status::cancelled);
@@ -71,6 +73,13 @@ wdfx::status add_device(wdfx::driver, wdfx::device_init& init) {
         }
         auto out = r.retrieve_output_buffer(len);
         if (!out) return r.complete(out.code());
+        std::uint64_t off;
+        {
+            // The kernel passes no file position to a CUSE device: the driver keeps one per file.
+            std::lock_guard g(m);
+            off = position[r.get_file_object().handle()];
+            position[r.get_file_object().handle()] = off + len;
+        }
         for (std::size_t i = 0; i < len; ++i)
             (*out)[i] = static_cast<std::byte>('a' + (off + i) % 26);
         r.complete_with_information(status::success, len);
@@ -183,9 +192,9 @@ int main(int argc, char** argv) {
     // dd as a client, in its own process.
     int rc = run({"dd", "if=" + node, "bs=16", "count=2", "status=none"}, "/tmp/dd.out");
     check(rc == 0, "dd read exits 0");
-    check(slurp("/tmp/dd.out") == "abcdefghijklmnopqrstuvwxyzabcdef", "dd read the driver's bytes");
-    rc = run({"dd", "if=" + node, "bs=4", "count=1", "skip=2", "status=none"}, "/tmp/dd2.out");
-    check(rc == 0 && slurp("/tmp/dd2.out") == "ijkl", "dd read at an offset");
+    std::string got = slurp("/tmp/dd.out");
+    std::printf("dd read: '%s'\n", got.c_str());
+    check(got == "abcdefghijklmnopqrstuvwxyzabcdef", "dd read the driver's stream (two reads)");
     {
         FILE* f = std::fopen("/tmp/dd.in", "wb");
         std::fputs("hello through cuse", f);
@@ -218,8 +227,9 @@ int main(int argc, char** argv) {
     sigaction(SIGALRM, &sa, nullptr);  // no SA_RESTART
     alarm(1);
     char buf[8];
-    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(kHoldOffset));
+    ssize_t n = ::read(fd, buf, kHoldLength);
     int err = errno;
+    std::printf("held read: %zd (%s)\n", n, n < 0 ? std::strerror(err) : "-");
     check(n == -1 && (err == EINTR || err == ECANCELED), "a signal interrupts a held read");
     for (int i = 0; i < 500 && cancels.load() == 0; ++i) {
         timespec ts{0, 10 * 1000 * 1000};
@@ -227,11 +237,11 @@ int main(int argc, char** argv) {
     }
     check(cancels.load() == 1, "the driver's EvtRequestCancel ran");
     ::close(fd);
-    for (int i = 0; i < 500 && closes.load() < 4; ++i) {
+    for (int i = 0; i < 500 && closes.load() < 3; ++i) {
         timespec ts{0, 10 * 1000 * 1000};
         nanosleep(&ts, nullptr);
     }
-    check(closes.load() == 4, "every open was closed (EvtFileClose x4)");
+    check(closes.load() == 3, "every open was closed (EvtFileClose x3)");
 
     dev->remove();  // unpublishes: the node goes away (devtmpfs removes it asynchronously)
     for (int i = 0; i < 500 && ::access(node.c_str(), F_OK) == 0; ++i) {

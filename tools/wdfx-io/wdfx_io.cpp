@@ -1,4 +1,5 @@
-// wdfx-io: read from, write to, or send a device control to a wdfx device interface.
+// wdfx-io: read from, write to, or send a device control to a wdfx device interface. Built on
+// wdfx/client.hpp (the C++ client over the C library).
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <wdfx/client.h>
+#include <wdfx/client.hpp>
 
 namespace {
 
@@ -153,49 +154,44 @@ int main(int argc, char** argv) {
         }
     }
 
-    wdfx_client* c = nullptr;
-    std::int32_t open_status = 0;
-    int rc = wdfx_client_open(dev.c_str(), &c, &open_status);
-    if (rc < 0) {
+    // The C++ client (wdfx/client.hpp) over the C library.
+    wdfx::client c = wdfx::client::open(dev);
+    if (!c) {
+        int rc = c.error();
         if (rc == -EIO || rc == -EACCES)
             std::fprintf(stderr, "wdfx-io: %s: open refused: %s\n", dev.c_str(),
-                         rc == -EACCES && open_status == WDFX_STATUS_DEVICE_NOT_CONNECTED
+                         rc == -EACCES && c.open_status() == WDFX_STATUS_DEVICE_NOT_CONNECTED
                              ? std::strerror(EACCES)
-                             : wdfx_status_name(open_status));
+                             : wdfx_status_name(c.open_status()));
         else
             std::fprintf(stderr, "wdfx-io: %s: %s\n", dev.c_str(), std::strerror(-rc));
         return kNoDevice;
     }
     int exit_code = kOk;
-    std::size_t got = 0;
     if (cmd == "read") {
-        std::vector<unsigned char> buf(n);
-        std::int32_t st = wdfx_client_read(c, buf.data(), buf.size(), offset, &got);
-        exit_code = report("read", st);
+        auto r = c.read(static_cast<std::size_t>(n), offset);
+        exit_code = report("read", r.status);
         if (exit_code == kOk) {
             FILE* f = output.empty() ? stdout : std::fopen(output.c_str(), "wb");
-            if (f == nullptr || std::fwrite(buf.data(), 1, std::min(got, buf.size()), f) !=
-                                    std::min(got, buf.size())) {
+            if (f == nullptr || std::fwrite(r.data.data(), 1, r.data.size(), f) != r.data.size()) {
                 std::fprintf(stderr, "wdfx-io: writing the data failed\n");
                 exit_code = kIoError;
             }
             if (f != nullptr && f != stdout) std::fclose(f);
         }
     } else if (cmd == "write") {
-        std::int32_t st = wdfx_client_write(c, input.data(), input.size(), offset, &got);
-        exit_code = report("write", st);
-        if (exit_code == kOk) std::printf("%zu\n", got);
+        auto r = c.write(input.data(), input.size(), offset);
+        exit_code = report("write", r.status);
+        if (exit_code == kOk) std::printf("%zu\n", r.information);
     } else {
-        std::vector<unsigned char> out(out_len);
-        std::int32_t st = wdfx_client_ioctl(c, static_cast<std::uint32_t>(code), input.data(),
-                                            input.size(), out.data(), out.size(), &got);
-        exit_code = report("ioctl", st);
+        auto r = c.ioctl(static_cast<std::uint32_t>(code), input.data(), input.size(),
+                         static_cast<std::size_t>(out_len));
+        exit_code = report("ioctl", r.status);
         if (exit_code == kOk) {
-            for (std::size_t i = 0; i < std::min(got, out.size()); ++i)
-                std::printf("%02x", out[i]);
+            for (std::byte b : r.data)
+                std::printf("%02x", static_cast<unsigned>(b));
             std::printf("\n");
         }
     }
-    wdfx_client_close(c);
     return exit_code;
 }

@@ -74,9 +74,11 @@ class socket_interface : public object {
     std::size_t connection_count() const;
 };
 
-/// A CUSE character device. Reads and writes become read and write requests (the file offset as
-/// the request's offset); ioctls become device controls. CUSE cannot carry an unrestricted
-/// ioctl's buffers, so ioctls are restricted: the code's _IOC encoding gives the sizes
+/// A CUSE character device. Reads and writes become read and write requests; a character
+/// device is a stream, so the kernel passes no file position and the requests' offset is 0 (a
+/// driver that needs one keeps it per file object). Ioctls become device controls. CUSE cannot
+/// carry an unrestricted ioctl's buffers, so ioctls are restricted: the code's _IOC encoding gives
+/// the sizes
 /// (_IOW: input, _IOR: output, _IOWR: both, _IO: none), which become the request's input and
 /// output lengths; a size above max_transfer is EINVAL (docs/protocol.md, "CUSE").
 struct cuse_interface_config {
