@@ -83,6 +83,9 @@ conf::conformance_options generic_options(const sim::device_spec& s) {
         return true;
     };
     o.expect_reset_ok = true;
+    // The sim signals synchronously inside trigger(): a short hang guard keeps a failing run
+    // (a signal that never comes, once per vector) short.
+    o.signal_timeout = std::chrono::milliseconds(2000);
     return o;
 }
 
@@ -240,6 +243,7 @@ TEST_CASE("bus conformance: the sim edu device passes the suite with the edu pro
     auto dev = sim::make_edu();
     conf::conformance_options o = conf::edu_profile();
     o.expect_reset_ok = false;  // the sim's edu, like QEMU's, has no reset method
+    o.signal_timeout = std::chrono::milliseconds(2000);
     std::vector<std::string> progress;
     o.log = [&](const std::string& s) { progress.push_back(s); };
     conf::conformance_report r = conf::run_bus_conformance(*dev, o);

@@ -501,12 +501,22 @@ TEST_CASE(
     counter fired;
     timer t = make_timer(h.dev, [&](timer) { fired.add(); });
     CHECK_FALSE(t.start(relative_ms(5)));
+    // A reference keeps the deleted timer's memory: an expiry after the deletion would run its
+    // callback (observable) instead of touching freed memory.
+    t.reference();
     CHECK(t.delete_object() == status::success);
+    CHECK(t.is_valid());
     wait_for_probe(h.dev, relative_ms(30));
     CHECK(fired.get() == 0);
     verifier_reports v;
-    CHECK_FALSE(t.start(0));
+    CHECK_FALSE(t.start(0));  // deleted, still referenced
     CHECK(v.count() == 1);
+    t.dereference();
+    CHECK_FALSE(t.is_valid());
+    CHECK_FALSE(t.start(0));  // a stale handle
+    CHECK(v.count() == 2);
+    wait_for_probe(h.dev);
+    CHECK(fired.get() == 0);
 }
 
 TEST_CASE("timer §18.7: an absolute due time (Windows system time, 100 ns since 1601) works") {
