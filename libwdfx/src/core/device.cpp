@@ -112,9 +112,14 @@ void device_impl::add_interrupt(interrupt_impl* irq) {
 }
 
 void device_impl::remove_interrupt(interrupt_impl* irq) {
+    // RemoveInterruptObject counts down (§4: MessageNumber is the count at creation): interrupts
+    // re-created in every EvtDevicePrepareHardware get the same MessageID at every start.
     std::lock_guard g(pnp_lock);
     auto it = std::find(interrupts.begin(), interrupts.end(), irq);
-    if (it != interrupts.end()) interrupts.erase(it);
+    if (it != interrupts.end()) {
+        interrupts.erase(it);
+        --interrupt_object_count;
+    }
 }
 
 status device_impl::call(const char* what, const std::function<status()>& fn) {
