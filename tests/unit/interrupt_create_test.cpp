@@ -812,6 +812,49 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "rule 2 (§21, §4, §7.2): interrupts re-created in EvtDevicePrepareHardware get the same "
+    "creation index - and MessageID - at every start") {
+    // FxPkgPnp::AddInterruptObject counts up, RemoveInterruptObject counts down: the objects
+    // deleted after EvtDeviceReleaseHardware give their indices back, so a driver indexing
+    // per-message state by MessageID sees 1 and 2 at every start, not 1, 2, then 3, 4, ...
+    constexpr std::uint32_t n = 3;
+    std::array<counter, n> calls;
+    std::array<std::atomic<std::uint32_t>, n> ids;
+    std::vector<std::vector<std::uint32_t>> numbers;  // per start, of the PrepareHardware ones
+    sim_harness h(
+        {},
+        [&](device_init& init) {
+            init.pnp_power.on_prepare_hardware = [&](device d, const resource_list& raw,
+                                                     const resource_list& tr) {
+                numbers.emplace_back();
+                for (std::uint32_t i = 1; i < n; ++i) {
+                    interrupt_config c = recording_isr(calls[i], ids[i]);
+                    c.interrupt_raw = nth_interrupt(raw, i);
+                    c.interrupt_translated = nth_interrupt(tr, i);
+                    auto r = interrupt::create(d, c);
+                    if (!r) return r.code();
+                    numbers.back().push_back(r->get_info().message_number);
+                }
+                return status::success;
+            };
+        },
+        [&](device d) { return interrupt::create(d, recording_isr(calls[0], ids[0])).code(); });
+    for (std::uint64_t start = 1; start <= 3; ++start) {
+        INFO("start " << start);
+        REQUIRE(nt_success(h.start()));
+        REQUIRE(numbers.size() == start);
+        CHECK(numbers.back() == std::vector<std::uint32_t>{1, 2});
+        for (std::uint32_t i = 0; i < n; ++i) {
+            ids[i] = 99;
+            REQUIRE(h.sim->trigger(bus::irq_kind::msix, i).ok());
+            REQUIRE(calls[i].wait_for_at_least(start));
+            CHECK(ids[i].load() == i);
+        }
+        REQUIRE(nt_success(h.dev.stop()));
+    }
+}
+
+TEST_CASE(
     "rule 2 (§21, §7.1, §4): objects without a resource are inert - never connected, no "
     "callbacks, vector 0") {
     constexpr std::uint32_t n = 4;
