@@ -17,7 +17,7 @@ typedef struct WDF_TEST_FILE_* WDF_TEST_FILE;
 
 /* Open the device (its create request completes first). NULL if the open failed. */
 WDF_TEST_FILE WdfTestOpen(WDFDEVICE Device);
-/* Submit a read of Length bytes at Offset; Tag names its completion. */
+/* Submit a read of Length bytes; Tag names its completion. */
 VOID WdfTestSubmitRead(WDF_TEST_FILE File, size_t Length, ULONG64 Tag);
 /* TRUE once the request named Tag has completed; fills what is asked for (NULL: not wanted). */
 BOOLEAN WdfTestCompleted(WDF_TEST_FILE File, ULONG64 Tag, NTSTATUS* Status, ULONG64* Information,
