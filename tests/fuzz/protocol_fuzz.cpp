@@ -2,7 +2,8 @@
 // byte stream as a client would send it, parsed frame by frame as the endpoint does. Invariants:
 // the parser never reads past its input, a frame's payload lies inside the frame, every verdict
 // consumes what it says, and a well-formed frame survives an encode/parse round trip.
-// Built with clang when WDFX_FUZZ=ON (libwdfx/CMakeLists.txt); `libwdfx/protocol_fuzzer -runs=N` in the build tree.
+// Built with clang when WDFX_FUZZ=ON (libwdfx/CMakeLists.txt); `libwdfx/protocol_fuzzer -runs=N` in
+// the build tree.
 #include <cstdint>
 #include <cstdlib>
 #include <span>
