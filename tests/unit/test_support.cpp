@@ -91,7 +91,13 @@ void expect_verifier_abort(const char* name, const std::string& expect,
         _exit(0);  // no abort: the parent reports the failure
     }
     const char* tc = doctest::getContextOptions()->currentTest->m_name;
-    std::string filter = std::string("--test-case=") + tc;
+    // doctest splits filters at commas: escape them as doctestAddTests.cmake does.
+    std::string name_escaped;
+    for (const char* p = tc; *p != '\0'; ++p) {
+        if (*p == ',') name_escaped += '\\';
+        name_escaped += *p;
+    }
+    std::string filter = std::string("--test-case=") + name_escaped;
     char path[4096];
     ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
     REQUIRE(n > 0);
