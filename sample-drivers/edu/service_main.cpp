@@ -21,6 +21,7 @@
 #include "edu_service.hpp"
 
 namespace {
+constexpr std::uint32_t kStallBit = 0x80000000u;  // --test-stall-dpc
 const char* kUsage =
     "usage: wdfx-edu-driver (--all | --vfio BDF | --uio BDF | --sim) [options]\n"
     "  --all             the first edu device (1234:11e8) bound to vfio-pci\n"
@@ -34,6 +35,9 @@ const char* kUsage =
     "  --socket-dir DIR  where the socket goes (default /run/wdfx)\n"
     "  --group GROUP     the socket's group; its members may connect (default: wdfx if it exists)\n"
     "  --no-cuse         no CUSE character device\n"
+    "  --test-stall-dpc MS\n"
+    "                    (tests the watchdog) the DPC that sees a raise of bit 0x80000000\n"
+    "                    blocks for MS milliseconds\n"
     "exit codes: 0 stopped (SIGTERM, or the device was removed), 1 failed to start, 2 usage "
     "error\n";
 }  // namespace
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
     edu::options o;
     edu::service_options so;
     so.socket_group = "wdfx";
+    unsigned long stall_ms = 0;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -75,6 +80,8 @@ int main(int argc, char** argv) {
             so.socket_group = next();
         else if (a == "--no-cuse")
             so.cuse = false;
+        else if (a == "--test-stall-dpc")
+            stall_ms = std::strtoul(next().c_str(), nullptr, 0);
         else if (a == "--help" || a == "-h") {
             std::fputs(kUsage, stdout);
             return 0;
@@ -139,7 +146,16 @@ int main(int argc, char** argv) {
     if (so.socket_group == "wdfx" && ::getgrnam("wdfx") == nullptr) so.socket_group.clear();
     edu::driver* self = nullptr;
     o.on_device_created = [&](wdfx::device d) { return edu::setup_service(*self, d, so); };
-    o.on_interrupt_work = [&](std::uint32_t bits) { edu::service_interrupt_work(*self, bits); };
+    o.on_interrupt_work = [&](std::uint32_t bits) {
+        if (stall_ms != 0 && (bits & kStallBit) != 0) {
+            // A stuck callback: the runtime stops feeding the watchdog, systemd restarts us.
+            timespec t{static_cast<time_t>(stall_ms / 1000),
+                       static_cast<long>(stall_ms % 1000) * 1000000};
+            while (nanosleep(&t, &t) != 0 && errno == EINTR) {
+            }
+        }
+        edu::service_interrupt_work(*self, bits);
+    };
     auto drv = edu::driver::create(o);
     if (!drv) {
         std::fprintf(stderr, "wdfx-edu-driver: %s\n", drv.err().describe().c_str());

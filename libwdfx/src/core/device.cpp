@@ -125,7 +125,8 @@ void device_impl::remove_interrupt(interrupt_impl* irq) {
 status device_impl::call(const char* what, const std::function<status()>& fn) {
     status st = fn();
     if (!nt_success(st))
-        os::log(os::log_level::warning, "%s: %s failed: %s", name.c_str(), what, status_name(st));
+        os::log_fields(os::log_level::warning, name.c_str(), -1, "%s: %s failed: %s", name.c_str(),
+                       what, status_name(st));
     return st;
 }
 
@@ -174,11 +175,11 @@ status device_impl::build_resources() {
             break;
     }
     if (count == 0 && interrupt_preference != interrupt_type::automatic)
-        os::log(os::log_level::warning, "%s: the device offers no %s interrupt; it gets none",
-                name.c_str(),
-                interrupt_preference == interrupt_type::msix  ? "MSI-X"
-                : interrupt_preference == interrupt_type::msi ? "MSI"
-                                                              : "INTx");
+        os::log_fields(os::log_level::warning, name.c_str(), -1,
+                       "%s: the device offers no %s interrupt; it gets none", name.c_str(),
+                       interrupt_preference == interrupt_type::msix  ? "MSI-X"
+                       : interrupt_preference == interrupt_type::msi ? "MSI"
+                                                                     : "INTx");
     if (message_limit != 0) count = std::min(count, message_limit);
     const std::uint32_t base = (static_cast<std::uint32_t>(kind) << 16) + 1;  // never 0 (§4)
     auto make = [&](std::uint32_t first, std::uint32_t messages) {

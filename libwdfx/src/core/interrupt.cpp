@@ -230,10 +230,11 @@ status interrupt_impl::connect(unsigned flags) {
             if (!r) {
                 vec->set_target(nullptr);
                 vec->quiesce();
-                os::log(os::log_level::error,
-                        "%s: connecting interrupt %u (%s vector %u) failed: %s", dev->name.c_str(),
-                        message_number, bus::irq_kind_name(res.irq_kind), res.first_vector,
-                        r.err().describe().c_str());
+                os::log_fields(os::log_level::error, dev->name.c_str(),
+                               static_cast<int>(message_number),
+                               "%s: connecting interrupt %u (%s vector %u) failed: %s",
+                               dev->name.c_str(), message_number, bus::irq_kind_name(res.irq_kind),
+                               res.first_vector, r.err().describe().c_str());
                 return r.code() == status::success ? status::unsuccessful : r.code();
             }
             attached = true;
@@ -280,9 +281,10 @@ status interrupt_impl::disconnect(unsigned flags) {
             enabled = false;
             if (!nt_success(st)) {
                 // Logged and remembered; the disconnect continues (§8.2).
-                os::log(os::log_level::warning,
-                        "%s: EvtInterruptDisable of interrupt %u failed: %s", dev->name.c_str(),
-                        message_number, status_name(st));
+                os::log_fields(os::log_level::warning, dev->name.c_str(),
+                               static_cast<int>(message_number),
+                               "%s: EvtInterruptDisable of interrupt %u failed: %s",
+                               dev->name.c_str(), message_number, status_name(st));
                 final_status = st;
             }
         }
@@ -299,8 +301,9 @@ status interrupt_impl::disconnect(unsigned flags) {
     if (attached) {
         auto r = attach(*this, -1);
         if (!r && !dev->surprise_removed.load())
-            os::log(os::log_level::warning, "%s: detaching interrupt %u: %s", dev->name.c_str(),
-                    message_number, r.err().describe().c_str());
+            os::log_fields(os::log_level::warning, dev->name.c_str(),
+                           static_cast<int>(message_number), "%s: detaching interrupt %u: %s",
+                           dev->name.c_str(), message_number, r.err().describe().c_str());
         attached = false;
     }
     if (vec) {
@@ -332,8 +335,9 @@ void interrupt_impl::report_active(bool internal) {
         vec->set_target(this);
         auto r = attach(*this, vec->eventfd());
         if (!r) {
-            os::log(os::log_level::error, "%s: re-attaching interrupt %u: %s", dev->name.c_str(),
-                    message_number, r.err().describe().c_str());
+            os::log_fields(os::log_level::error, dev->name.c_str(),
+                           static_cast<int>(message_number), "%s: re-attaching interrupt %u: %s",
+                           dev->name.c_str(), message_number, r.err().describe().c_str());
             return;
         }
         attached = true;
@@ -359,8 +363,9 @@ void interrupt_impl::force_reconnect() {
     if (dev->power != device_power_state::d0) return;
     status st = connect(dev->power_pageable ? notify_none : notify_np);
     if (!nt_success(st))
-        os::log(os::log_level::warning, "%s: WdfInterruptEnable of interrupt %u failed: %s",
-                dev->name.c_str(), message_number, status_name(st));
+        os::log_fields(os::log_level::warning, dev->name.c_str(), static_cast<int>(message_number),
+                       "%s: WdfInterruptEnable of interrupt %u failed: %s", dev->name.c_str(),
+                       message_number, status_name(st));
 }
 
 // ---- deferred work (§9)
@@ -461,12 +466,13 @@ void interrupt_impl::unclaimed_guard_trip() noexcept {
         int fds[1] = {-1};
         (void)dev->bus->set_irq_eventfds(res.irq_kind, res.first_vector, fds);
     }
-    os::log(os::log_level::error,
-            "%s: interrupt %u (%s vector %u) fired %u times in a row without its ISR claiming it: "
-            "masked. Check the ISR's 'is it mine' test and the device's interrupt status; "
-            "WdfInterruptDisable + WdfInterruptEnable or the next D0 entry unmasks it",
-            dev->name.c_str(), message_number, bus::irq_kind_name(res.irq_kind), res.first_vector,
-            consecutive_unclaimed);
+    os::log_fields(
+        os::log_level::error, dev->name.c_str(), static_cast<int>(message_number),
+        "%s: interrupt %u (%s vector %u) fired %u times in a row without its ISR claiming it: "
+        "masked. Check the ISR's 'is it mine' test and the device's interrupt status; "
+        "WdfInterruptDisable + WdfInterruptEnable or the next D0 entry unmasks it",
+        dev->name.c_str(), message_number, bus::irq_kind_name(res.irq_kind), res.first_vector,
+        consecutive_unclaimed);
 }
 
 void isr_dispatch(interrupt_impl* irq, std::uint64_t signals) noexcept {

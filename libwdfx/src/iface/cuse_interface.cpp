@@ -446,8 +446,9 @@ result<void> cuse_endpoint::start() {
     stop_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     int n = g_cuse_index.fetch_add(1);
     thread_ = os::thread("wdfx-cuse/" + std::to_string(n), [this] { loop(); });
-    os::log(os::log_level::info, "%s: character device /dev/%s published through CUSE",
-            dev_.name().c_str(), cfg_.name.c_str());
+    os::log_fields(os::log_level::info, dev_.name().c_str(), -1,
+                   "%s: character device /dev/%s published through CUSE", dev_.name().c_str(),
+                   cfg_.name.c_str());
     return {};
 }
 

@@ -268,7 +268,11 @@ result<void> socket_endpoint::make_socket() {
             }
             gid = g.gr_gid;
         }
-        if (::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+        // Already the socket's group when it is the process's own (systemd's Group=): then no
+        // chown, which a service's system-call filter may forbid (@chown is in @privileged).
+        struct stat bound {};
+        if ((::stat(path_.c_str(), &bound) != 0 || bound.st_gid != gid) &&
+            ::chown(path_.c_str(), static_cast<uid_t>(-1), gid) != 0) {
             int e = errno;
             ::unlink(path_.c_str());
             return error::from_errno(e, "socket_interface: chown " + path_ + " to " + cfg_.group);
@@ -342,8 +346,8 @@ result<void> socket_endpoint::start() {
         ::unlink(path_.c_str());
         return error::from_errno(-setup, "socket_interface: io_uring_queue_init");
     }
-    os::log(os::log_level::info, "%s: interface published at %s", dev_.name().c_str(),
-            path_.c_str());
+    os::log_fields(os::log_level::info, dev_.name().c_str(), -1, "%s: interface published at %s",
+                   dev_.name().c_str(), path_.c_str());
     return {};
 }
 
@@ -418,8 +422,9 @@ void socket_endpoint::on_accept(int res) {
     socklen_t len = sizeof cr;
     if (::getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) return;
     if (!allowed(fd.get(), cr)) {
-        os::log(os::log_level::info, "%s: %s: peer uid %u gid %u pid %d refused by the access rule",
-                dev_.name().c_str(), path_.c_str(), cr.uid, cr.gid, cr.pid);
+        os::log_fields(os::log_level::info, dev_.name().c_str(), -1,
+                       "%s: %s: peer uid %u gid %u pid %d refused by the access rule",
+                       dev_.name().c_str(), path_.c_str(), cr.uid, cr.gid, cr.pid);
         refuse(std::move(fd), status::access_denied);
         return;
     }

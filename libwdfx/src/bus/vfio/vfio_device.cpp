@@ -655,9 +655,9 @@ class vfio_device final : public bus::device {
                 // framework acts on the first one.
                 if (!requested) {
                     requested = true;
-                    os::log(os::log_level::info,
-                            "%s: the kernel requests the device back (unbind or hot-unplug)",
-                            bdf_.c_str());
+                    os::log_fields(os::log_level::info, bdf_.c_str(), -1,
+                                   "%s: the kernel requests the device back (unbind or hot-unplug)",
+                                   bdf_.c_str());
                     deliver(bus::event_kind::removal_requested);
                 }
             }
