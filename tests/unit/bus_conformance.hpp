@@ -5,8 +5,9 @@
 // unit tests run it on sim devices (tests/unit/bus_conformance_test.cpp); the HIL guest runs the
 // same checks on vfio-pci and uio_pci_generic devices.
 //
-// Self-contained and header-only: it includes <wdfx/bus.hpp>, the C++ standard library and a few
-// POSIX headers, and depends on no test framework, so a static guest program can do
+// Self-contained and header-only: it includes <wdfx/bus.hpp>, the header-only capability walker
+// <wdfx/pci_config.hpp>, the C++ standard library and a few POSIX headers, and depends on no test
+// framework, so a static guest program can do
 //
 //     #include "bus_conformance.hpp"
 //     auto dev = open_the_bus_device(...);                  // a std::shared_ptr<wdfx::bus::device>
@@ -59,6 +60,7 @@
 #include <vector>
 
 #include <wdfx/bus.hpp>
+#include <wdfx/pci_config.hpp>
 
 namespace wdfx::bus::conformance {
 
@@ -409,37 +411,34 @@ inline void check_config_space(device& dev, const conformance_options& o, confor
     r.expect(rr.ok() && *rr == 4 && (first & 0xffff) == id.vendor && (first >> 16) == id.device, c,
              "region_read(7) reads the config space");
 
-    // Capability walk.
-    bool has_caps = (detail::le16(cfg, 0x06) & 0x10) != 0;
+    // Capability walk (wdfx/pci_config.hpp, the walker wdfxctl uses too).
+    const pci::capability_walk walk = pci::walk_capabilities(cfg);
+    if (walk.standard_error != pci::walk_error::none)
+        r.fail(c, "capability list is malformed at " + detail::hex(walk.standard_error_at) + ": " +
+                      pci::walk_error_name(walk.standard_error));
+    if (walk.extended_error != pci::walk_error::none)
+        r.fail(c, "extended capability list is malformed at " +
+                      detail::hex(walk.extended_error_at) + ": " +
+                      pci::walk_error_name(walk.extended_error));
     std::optional<std::size_t> msi, msix, pcie;
-    unsigned caps = 0;
-    if (has_caps) {
-        std::size_t at = cfg[0x34] & 0xfc;
-        while (at != 0) {
-            if (at < 0x40 || at + 2 > cfg.size() || ++caps > 48) {
-                r.fail(c, "capability list is malformed at " + detail::hex(at));
-                break;
-            }
-            std::uint8_t cap_id = cfg[at];
-            if (cap_id == 0x05) msi = at;
-            if (cap_id == 0x11) msix = at;
-            if (cap_id == 0x10) pcie = at;
-            at = cfg[at + 1] & 0xfc;
-        }
-    }
+    if (const pci::capability* p = walk.find(pci::cap::msi)) msi = p->offset;
+    if (const pci::capability* p = walk.find(pci::cap::msix)) msix = p->offset;
+    if (const pci::capability* p = walk.find(pci::cap::pci_express)) pcie = p->offset;
     irq_info imsi = dev.irq(irq_kind::msi), imsix = dev.irq(irq_kind::msix);
     irq_info iintx = dev.irq(irq_kind::intx), ierr = dev.irq(irq_kind::err);
     if (msi) {
-        unsigned mmc = (detail::le16(cfg, *msi + 2) >> 1) & 7;
-        r.expect(imsi.count == (1u << mmc), c,
-                 "MSI capability: Multiple Message Capable " + std::to_string(1u << mmc) +
+        auto m = pci::parse_msi(cfg, *msi);
+        unsigned capable = m ? m->vectors_capable : 0;
+        r.expect(m && imsi.count == capable, c,
+                 "MSI capability: Multiple Message Capable " + std::to_string(capable) +
                      " vectors, irq(msi).count " + std::to_string(imsi.count));
     } else {
         r.expect(imsi.count == 0, c, "no MSI capability: irq(msi).count is 0");
     }
     if (msix) {
-        unsigned table = (detail::le16(cfg, *msix + 2) & 0x7ff) + 1;
-        r.expect(imsix.count == table, c,
+        auto m = pci::parse_msix(cfg, *msix);
+        unsigned table = m ? m->table_size : 0;
+        r.expect(m && imsix.count == table, c,
                  "MSI-X capability: table size " + std::to_string(table) + ", irq(msix).count " +
                      std::to_string(imsix.count));
     } else {

@@ -18,17 +18,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <wdfx/pci.hpp>
+#include <wdfx/pci_config.hpp>
 #include <wdfx/vfio.hpp>
 
 #include "core/stats.hpp"
@@ -99,6 +102,14 @@ bool has_flag(std::vector<std::string>& args, const std::string& flag) {
     return true;
 }
 
+/// Arguments left over after a command took its own: a usage error that says which.
+int no_more_args(const std::vector<std::string>& args, const char* cmd) {
+    if (args.empty()) return ok;
+    std::fprintf(stderr, "wdfxctl %s: unexpected argument '%s' ('wdfxctl %s --help')\n", cmd,
+                 args[0].c_str(), cmd);
+    return usage_error;
+}
+
 bool wants_help(const std::vector<std::string>& args) {
     return std::find(args.begin(), args.end(), "--help") != args.end() ||
            std::find(args.begin(), args.end(), "-h") != args.end();
@@ -111,13 +122,46 @@ int need_root(const char* what) {
     return no_permission;
 }
 
+/// Whether `s` is a PCI address as lspci writes one: [[DDDD:]BB:]DD.F, hex digits only (no
+/// sign, no 0x, no blanks: sscanf, behind normalize_bdf, accepts those and wraps long numbers).
+bool bdf_syntax(const std::string& s) {
+    std::size_t dot = s.find('.');
+    if (dot == std::string::npos) return false;
+    std::vector<std::string> fields;  // [[domain, ]bus, ]device, function
+    for (std::size_t start = 0;;) {
+        std::size_t c = s.find(':', start);
+        if (c == std::string::npos || c > dot) {
+            fields.push_back(s.substr(start, dot - start));
+            break;
+        }
+        fields.push_back(s.substr(start, c - start));
+        start = c + 1;
+    }
+    fields.push_back(s.substr(dot + 1));
+    if (fields.size() < 2 || fields.size() > 4) return false;
+    static constexpr std::size_t kWidth[4] = {4, 2, 2, 1};  // domain, bus, device, function
+    const std::size_t first = 4 - fields.size();
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        if (fields[i].empty() || fields[i].size() > kWidth[first + i]) return false;
+        for (char ch : fields[i])
+            if (std::isxdigit(static_cast<unsigned char>(ch)) == 0) return false;
+    }
+    return true;
+}
+
 /// The BDF argument, normalised, and checked to exist.
 int bdf_arg(const std::vector<std::string>& args, const char* cmd, std::string* bdf) {
+    for (const std::string& a : args)
+        if (a.size() > 1 && a[0] == '-') {
+            std::fprintf(stderr, "wdfxctl %s: unknown option '%s' ('wdfxctl %s --help')\n", cmd,
+                         a.c_str(), cmd);
+            return usage_error;
+        }
     if (args.size() != 1) {
         std::fprintf(stderr, "wdfxctl %s: expected one PCI address (e.g. 0000:00:04.0)\n", cmd);
         return usage_error;
     }
-    *bdf = wdfx::vfio::normalize_bdf(args[0]);
+    *bdf = bdf_syntax(args[0]) ? wdfx::vfio::normalize_bdf(args[0]) : std::string();
     if (bdf->empty()) {
         std::fprintf(stderr, "wdfxctl %s: '%s' is not a PCI address (DDDD:BB:DD.F)\n", cmd,
                      args[0].c_str());
@@ -143,7 +187,7 @@ int cmd_list(std::vector<std::string> args) {
             "$WDFX_MANIFEST_DIRS).");
         return ok;
     }
-    if (!args.empty()) return usage_error;
+    if (int r = no_more_args(args, "list")) return r;
     auto devs = wdfx::pci::scan();
     if (!devs) {
         std::fprintf(stderr, "wdfxctl list: %s\n", devs.err().describe().c_str());
@@ -327,25 +371,55 @@ int cmd_unbind(std::vector<std::string> args) {
 // ---- info
 // --------------------------------------------------------------------------------------------
 
-const char* cap_name(unsigned id) {
-    switch (id) {
-        case 0x01:
-            return "Power Management";
-        case 0x05:
-            return "MSI";
-        case 0x09:
-            return "Vendor Specific";
-        case 0x10:
-            return "PCI Express";
-        case 0x11:
-            return "MSI-X";
-        case 0x12:
-            return "SATA";
-        case 0x13:
-            return "PCI Advanced Features";
-        default:
-            return "other";
+/// The capability lists of a config space image (wdfx/pci_config.hpp's walker), one line each.
+void print_capabilities(std::span<const std::uint8_t> cfg) {
+    namespace pci = wdfx::pci;
+    const pci::capability_walk w = pci::walk_capabilities(cfg);
+    if (cfg.size() <= 64)
+        std::puts("  capabilities: only 64 bytes of config space readable (run as root for all)");
+    std::printf("  capabilities:");
+    if (!w.has_capability_list) std::printf(" none");
+    for (const pci::capability& c : w.caps) {
+        if (c.extended) continue;
+        std::printf(" [%02x] %s", c.offset, pci::capability_name(static_cast<std::uint8_t>(c.id)));
+        if (c.id == pci::cap::msix) {
+            if (auto m = pci::parse_msix(cfg, c.offset))
+                std::printf(" (%u vectors) table BAR %u + 0x%x, PBA BAR %u + 0x%x", m->table_size,
+                            m->table_bar, m->table_offset, m->pba_bar, m->pba_offset);
+        } else if (c.id == pci::cap::msi) {
+            if (auto m = pci::parse_msi(cfg, c.offset))
+                std::printf(" (up to %u messages%s%s)", m->vectors_capable,
+                            m->address_64bit ? ", 64-bit" : "",
+                            m->per_vector_masking ? ", per-vector masking" : "");
+        } else if (c.id == pci::cap::pci_express) {
+            if (auto e = pci::parse_pcie(cfg, c.offset))
+                std::printf(" v%u %s%s", e->version, pci::pcie_port_type_name(e->port_type),
+                            e->function_level_reset ? ", FLR" : "");
+        } else if (c.id == pci::cap::power_management) {
+            if (auto m = pci::parse_pm(cfg, c.offset))
+                std::printf(" v%u, now D%u%s", m->version, m->power_state,
+                            m->power_state == 3 ? "hot" : "");
+        }
+        std::printf(";");
     }
+    std::printf("\n");
+    if (w.standard_error == pci::walk_error::beyond_end && cfg.size() <= 64) {
+        // The list continues past what a non-root reader sees: said above.
+    } else if (w.standard_error != pci::walk_error::none) {
+        std::printf("  capabilities: the list is malformed at 0x%02x: %s\n", w.standard_error_at,
+                    pci::walk_error_name(w.standard_error));
+    }
+    if (!w.extended_space) return;
+    std::printf("  extended capabilities:");
+    if (w.count(true) == 0) std::printf(" none");
+    for (const pci::capability& c : w.caps)
+        if (c.extended)
+            std::printf(" [%03x] %s v%u;", c.offset, pci::extended_capability_name(c.id),
+                        c.version);
+    std::printf("\n");
+    if (w.extended_error != pci::walk_error::none)
+        std::printf("  extended capabilities: the list is malformed at 0x%03x: %s\n",
+                    w.extended_error_at, pci::walk_error_name(w.extended_error));
 }
 
 int cmd_info(std::vector<std::string> args) {
@@ -377,29 +451,15 @@ int cmd_info(std::vector<std::string> args) {
                                          : (std::to_string(size >> 10) + " KiB").c_str(),
                     (fl & 0x2000) ? ", prefetchable" : "");
     }
-    std::vector<unsigned char> cfg(4096);
+    std::vector<std::uint8_t> cfg(4096);
     int fd = ::open((sys + "/config").c_str(), O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? ::pread(fd, cfg.data(), cfg.size(), 0) : -1;
     if (fd >= 0) ::close(fd);
     if (n < 64) {
         std::puts("  capabilities: config space not readable");
     } else {
-        if (n <= 64)
-            std::puts(
-                "  capabilities: only 64 bytes of config space readable (run as root for all)");
-        unsigned p = cfg[0x34] & 0xfc;
-        int guard = 0;
-        std::printf("  capabilities:");
-        while (p >= 0x40 && p + 1 < static_cast<unsigned>(n) && guard++ < 48) {
-            unsigned id = cfg[p];
-            std::printf(" [%02x] %s", p, cap_name(id));
-            if (id == 0x11)
-                std::printf(" (%u vectors)", (cfg[p + 2] | cfg[p + 3] << 8) % 2048u + 1);
-            if (id == 0x05) std::printf(" (up to %u messages)", 1u << ((cfg[p + 2] >> 1) & 7));
-            std::printf(";");
-            p = cfg[p + 1] & 0xfc;
-        }
-        std::printf("\n");
+        cfg.resize(static_cast<std::size_t>(n));
+        print_capabilities(cfg);
     }
     if (link_base(sys + "/driver") == "vfio-pci") {
         auto dev = wdfx::vfio::open(bdf);
@@ -481,6 +541,7 @@ int cmd_stat(std::vector<std::string> args) {
             "  work items queued, mean ISR time and the ISR duration histogram.");
         return ok;
     }
+    if (int r = no_more_args(args, "stat")) return r;
     auto views = open_stats();
     if (views.empty()) {
         std::puts("no running wdfx driver publishes statistics");
@@ -525,7 +586,7 @@ int cmd_stat(std::vector<std::string> args) {
 int cmd_affinity(std::vector<std::string> args) {
     if (wants_help(args)) {
         std::puts(
-            "usage: wdfx affinity BDF [--cpus LIST]\n"
+            "usage: wdfxctl affinity BDF [--cpus LIST]\n"
             "  Writes /proc/irq/N/smp_affinity_list for each host IRQ of the device's VFIO "
             "vectors\n"
             "  (vfio-msix[K](BDF), vfio-msi[K](BDF), vfio-intx(BDF) in /proc/interrupts): to LIST "
@@ -538,7 +599,10 @@ int cmd_affinity(std::vector<std::string> args) {
     std::string cpus;
     auto it = std::find(args.begin(), args.end(), "--cpus");
     if (it != args.end()) {
-        if (it + 1 == args.end()) return usage_error;
+        if (it + 1 == args.end()) {
+            std::fputs("wdfxctl affinity: --cpus needs a CPU list (e.g. --cpus 0-1,3)\n", stderr);
+            return usage_error;
+        }
         cpus = *(it + 1);
         args.erase(it, it + 2);
     }
@@ -604,6 +668,22 @@ int cmd_affinity(std::vector<std::string> args) {
 // ---- udev rules
 // ------------------------------------------------------------------------------------------
 
+/// A udev glob for the class code under the entry's mask, as sysfs writes it ("0x010802"): a
+/// digit where the mask covers the nibble, '?' where it covers none of it, and a bracket set of
+/// the digits that match where it covers part of it.
+std::string class_glob(const wdfx::pci::match& e) {
+    static const char kDigits[] = "0123456789abcdef";
+    std::string g = "0x";
+    for (int shift = 20; shift >= 0; shift -= 4) {
+        unsigned mask = (e.class_mask >> shift) & 0xf, want = (e.class_code >> shift) & mask;
+        std::string set;
+        for (unsigned d = 0; d < 16; ++d)
+            if ((d & mask) == want) set += kDigits[d];
+        g += set.size() == 16 ? "?" : set.size() == 1 ? set : "[" + set + "]";
+    }
+    return g;
+}
+
 std::string udev_rules() {
     std::string out =
         "# wdfx: bind the devices of installed wdfx drivers to vfio-pci at boot and hand their\n"
@@ -631,7 +711,17 @@ std::string udev_rules() {
                               e.subsystem_device);
                 match += b;
             }
+            if (e.class_mask != 0) match += ", ATTR{class}==\"" + class_glob(e) + "\"";
             out += "# " + m.driver + ": " + wdfx::pci::format_match(e) + "\n";
+            if (match == "SUBSYSTEM==\"pci\"") {
+                // No ID and no class: a rule would hand every PCI device to vfio-pci.
+                out += "# skipped: it matches every PCI device\n";
+                std::fprintf(stderr,
+                             "wdfxctl udev-rules: %s: '%s' matches every PCI device: no rule "
+                             "generated\n",
+                             m.driver.c_str(), wdfx::pci::format_match(e).c_str());
+                continue;
+            }
             // At "add": the bind to vfio-pci (unbinding a native driver that got there first).
             out += "ACTION==\"add\", " + match +
                    ", RUN+=\"/bin/sh -c 'd=/sys%p; [ -e $$d/driver ] && [ $$(basename "
@@ -670,7 +760,7 @@ int cmd_udev_rules(std::vector<std::string> args) {
         return ok;
     }
     bool install = has_flag(args, "--install");
-    if (!args.empty()) return usage_error;
+    if (int r = no_more_args(args, "udev-rules")) return r;
     std::string rules = udev_rules();
     if (!install) {
         std::fputs(rules.c_str(), stdout);
