@@ -1,6 +1,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,15 +15,20 @@
 namespace wdfx::pci {
 
 namespace {
-bool parse_hex(const std::string& s, std::uint32_t max, std::uint32_t* out) {
+/// Hex digits only (strtoul alone would take a sign, "0x" and blanks: "-0" read as 0); `*` and
+/// `any` where a wildcard is allowed (IDs, not the class or its mask: the mask is the wildcard).
+bool parse_hex(const std::string& s, std::uint32_t max, std::uint32_t* out, bool wildcard = true) {
     if (s == "*" || s == "any") {
+        if (!wildcard) return false;
         *out = any;
         return true;
     }
-    if (s.empty() || s.size() > 8) return false;
-    char* end = nullptr;
-    unsigned long v = std::strtoul(s.c_str(), &end, 16);
-    if (*end != '\0' || v > max) return false;
+    if (s.empty() || s.size() > 8 || !std::all_of(s.begin(), s.end(), [](char c) {
+            return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+        }))
+        return false;
+    unsigned long v = std::strtoul(s.c_str(), nullptr, 16);
+    if (v > max) return false;
     *out = static_cast<std::uint32_t>(v);
     return true;
 }
@@ -47,13 +53,15 @@ std::optional<match> parse_match(const std::string& text) {
     if (parts.size() == 4 && (!parse_hex(parts[2], 0xffff, &m.subsystem_vendor) ||
                               !parse_hex(parts[3], 0xffff, &m.subsystem_device)))
         return std::nullopt;
+    bool have_class = false;
     while (in >> extra) {
-        if (extra.rfind("class=", 0) != 0) return std::nullopt;
+        if (extra.rfind("class=", 0) != 0 || have_class) return std::nullopt;
+        have_class = true;
         std::string v = extra.substr(6);
         std::size_t slash = v.find('/');
         std::uint32_t cls = 0, mask = 0xffffff;
-        if (!parse_hex(v.substr(0, slash), 0xffffff, &cls)) return std::nullopt;
-        if (slash != std::string::npos && !parse_hex(v.substr(slash + 1), 0xffffff, &mask))
+        if (!parse_hex(v.substr(0, slash), 0xffffff, &cls, false)) return std::nullopt;
+        if (slash != std::string::npos && !parse_hex(v.substr(slash + 1), 0xffffff, &mask, false))
             return std::nullopt;
         m.class_code = cls;
         m.class_mask = mask;
