@@ -121,7 +121,8 @@ class request : public object {
     result<std::span<std::byte>> retrieve_output_buffer(std::size_t minimum = 0) const;
     result<std::span<const std::byte>> retrieve_input_buffer(std::size_t minimum = 0) const;
 
-    /// WdfRequestForwardToIoQueue: to another queue of the same device.
+    /// WdfRequestForwardToIoQueue: to another queue of the same device. STATUS_WDF_BUSY when the
+    /// destination does not accept requests (purged): the driver keeps the request.
     status forward_to_io_queue(io_queue destination) const;
     /// WdfRequestRequeue: back to the head of the (manual) queue it came from.
     status requeue() const;

@@ -6,6 +6,7 @@
 #include <wdfx/dma.hpp>
 #include <wdfx/driver.hpp>
 #include <wdfx/execution.hpp>
+#include <wdfx/interface.hpp>
 #include <wdfx/interrupt.hpp>
 #include <wdfx/object.hpp>
 #include <wdfx/queue.hpp>

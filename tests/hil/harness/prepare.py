@@ -30,6 +30,7 @@ MODULES = [
     "uio", "uio_pci_generic",
     "virtio_pci", "virtio_blk", "ext4", "crc32c_generic",
     "nvme", "e1000e",
+    "fuse", "cuse",  # CUSE device interfaces (tests/hil_iface)
 ]
 
 META_PACKAGE = "linux-image-amd64"
