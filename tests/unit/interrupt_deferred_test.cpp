@@ -274,9 +274,16 @@ TEST_CASE(
     }
     CHECK(irq.get_stats().dpcs_queued == 2);
     CHECK(runs.get() == 1);
+    // WdfInterruptDisable flushes: it cannot return while run #1 is blocked, and when it returns
+    // every successful insert - including the one made inside run #2 - has run exactly once.
+    std::atomic<bool> disabled{false};
+    std::thread disabler([&] {
+        irq.disable();
+        disabled = true;
+    });
+    CHECK_FALSE(shows_up_within([&] { return disabled.load(); }));
     run1_release.open();
-    REQUIRE(runs.wait_for_at_least(3));
-    irq.disable();  // flushes: every successful insert has run exactly once when it returns
+    disabler.join();
     CHECK(runs.get() == 3);
     std::lock_guard g(m);
     CHECK(inside_results == std::vector<bool>{true, false});
@@ -373,9 +380,15 @@ TEST_CASE(
     CHECK_FALSE(irq.queue_work_item_for_isr());
     CHECK(irq.get_stats().work_items_queued == 1);
     CHECK(runs.get() == 0);
+    // WdfInterruptDisable flushes: it cannot return while the work item is still queued.
+    std::atomic<bool> disabled{false};
+    std::thread disabler([&] {
+        irq.disable();
+        disabled = true;
+    });
+    CHECK_FALSE(shows_up_within([&] { return disabled.load(); }));
     busy.release.open();
-    REQUIRE(runs.wait_for_at_least(1));
-    irq.disable();  // flush
+    disabler.join();
     CHECK(runs.get() == 1);
 }
 
@@ -1051,6 +1064,7 @@ two_dpcs run_two_dpcs(bool automatic_serialization, synchronization_scope scope,
                 std::uint64_t before = verifier_report_count();
                 assoc.acquire_lock();
                 reports = verifier_report_count() - before;
+                if (reports.load() == 0) assoc.release_lock();  // broken: do not leak it
             }
             a_entered.add();
             (void)a_release.wait();
@@ -1167,6 +1181,7 @@ TEST_CASE(
             std::uint64_t before = verifier_report_count();
             assoc.acquire_lock();  // held around us: WDF_RECURSIVE_LOCK, a report, no deadlock
             recursive_reports = verifier_report_count() - before;
+            if (recursive_reports.load() == 0) assoc.release_lock();  // broken: do not leak it
             runs.add();
         };
         // Rule 12's mismatch: a DISPATCH-level DPC cannot take a passive parent's mutex.

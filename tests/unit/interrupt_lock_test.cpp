@@ -611,7 +611,9 @@ TEST_CASE(
         return create_irq(d, irq, c);
     });
     REQUIRE(h.start() == status::success);
-    CHECK_FALSE(irq.try_to_acquire_lock());  // the lock is free, still FALSE
+    const bool got = irq.try_to_acquire_lock();
+    CHECK_FALSE(got);             // the lock is free, still FALSE
+    if (got) irq.release_lock();  // broken: do not leave it held
     CHECK(current_level() == level::passive);
     h.sim->raise(bus::irq_kind::msix, 0);
     REQUIRE(isr_calls.wait_for_at_least(1));  // nothing was taken
@@ -839,6 +841,7 @@ TEST_CASE(
         a.on_dpc = [&](interrupt, object) {
             std::uint64_t before = verifier_report_count();
             dpc_try = passive_irq.try_to_acquire_lock() ? 1 : 0;  // PASSIVE only
+            if (dpc_try.load() == 1) passive_irq.release_lock();  // broken: do not leave it held
             dpc_sync = passive_irq.synchronize([&](interrupt) {
                 sync_callback_runs.fetch_add(1);
                 return true;
@@ -1391,8 +1394,14 @@ TEST_CASE(
     REQUIRE(wi_irq.queue_work_item_for_isr());  // queued behind the blockers
 
     device dev = h.dev;
-    std::thread remover([dev] { dev.remove(); });
+    std::atomic<bool> removed{false};
+    std::thread remover([dev, &removed] {
+        dev.remove();
+        removed = true;
+    });
     REQUIRE(removing.wait_for_at_least(1));  // the removal has begun; the work is still queued
+    // The removal flushes: it cannot finish while a DPC it must wait for is still blocked.
+    CHECK_FALSE(shows_up_within([&] { return removed.load(); }));
     CHECK(dpc_runs.get() == 1);
     CHECK(wi_runs.get() == 0);
     dpc_release.open();
