@@ -37,9 +37,7 @@ dump_unit() {
 
 # Processes (other than the kernel's) holding /dev/vfio/<group> open.
 vfio_holders() {
-  for _fd in /proc/[0-9]*/fd/*; do
-    [ "$(readlink "$_fd" 2>/dev/null)" = "/dev/vfio/$1" ] && { _p=${_fd#/proc/}; echo "${_p%%/*}"; }
-  done | sort -u
+  find /proc/[0-9]*/fd -maxdepth 1 -lname "/dev/vfio/$1" 2>/dev/null | cut -d/ -f3 | sort -u
 }
 
 # factorial <n> <expected>: through the socket interface as the client user.
@@ -143,17 +141,23 @@ c_client() {
   else
     say "user nobody is refused: $out"
   fi
-  # CUSE: only where the guest kernel has it (the harness's module set decides).
-  modprobe cuse 2>/dev/null
-  if [ -e /dev/wdfx-edu0 ]; then
-    cuse="/dev/wdfx-edu0"
-    head -c 512 /dev/urandom > /run/hil/cuse.bin
-    dd if=/run/hil/cuse.bin of=/dev/wdfx-edu0 bs=512 count=1 2>/dev/null || fail_ "dd to /dev/wdfx-edu0"
-    dd if=/dev/wdfx-edu0 of=/run/hil/cuse.out bs=512 count=1 2>/dev/null || fail_ "dd from /dev/wdfx-edu0"
-    cmp /run/hil/cuse.bin /run/hil/cuse.out || fail_ "CUSE round trip differs"
-  elif [ -e /dev/cuse ]; then
-    cuse="/dev/cuse exists, but the driver published no /dev/wdfx-edu0 (see its journal)"
-    journalctl -b --no-pager -u "$U" | grep -i cuse
+  # CUSE: where the guest kernel has it (the harness's module set decides), the driver publishes
+  # /dev/wdfx-edu0 for group wdfx (udev/70-wdfx.rules); dd writes (DMA to the device) and reads.
+  if [ -e /dev/cuse ]; then
+    udevadm settle -t 10
+    ls -l /dev/cuse /dev/wdfx-edu0 2>&1
+    if [ -c /dev/wdfx-edu0 ]; then
+      cuse="dd through /dev/wdfx-edu0 as user $CLIENT"
+      head -c 512 /dev/urandom > /run/hil/cuse.bin && chmod 644 /run/hil/cuse.bin
+      as_client dd if=/run/hil/cuse.bin of=/dev/wdfx-edu0 bs=512 count=1 conv=notrunc ||
+        fail_ "dd to /dev/wdfx-edu0"
+      as_client dd if=/dev/wdfx-edu0 bs=512 count=1 > /run/hil/cuse.out || fail_ "dd from /dev/wdfx-edu0"
+      cmp /run/hil/cuse.bin /run/hil/cuse.out || fail_ "the CUSE round trip differs"
+    else
+      cuse="/dev/cuse exists, but the driver published no /dev/wdfx-edu0"
+      fail_ "$cuse"
+      journalctl -b --no-pager -o cat -u "$U" | grep -i cuse
+    fi
   else
     cuse="not tested: the guest has no /dev/cuse (no cuse module in the harness's module set)"
   fi

@@ -5,7 +5,7 @@ Cache layout (${WDFX_HIL_CACHE:-$HOME/.cache/wdfx-hil}):
   kernel/<abi>_<version>_<modset>/              vmlinux (ELF, PVH boot), lib/modules/<kver>/ pruned to
                                                 MODULES and their dependencies, modules.dep, kernel.json
   rootfs/<key>/                                 mmdebstrap output (systemd, udev, user hil in group wdfx)
-  rootfs/<key>+<kver>.img                       ext4 image of that tree plus the kernel's modules
+  rootfs/<key>+<kver>_<modset>.img              ext4 image of that tree plus the kernel's modules
 Every entry is built in a temporary sibling and renamed into place, so an interrupted run leaves no
 half-made entry; a lock file serialises concurrent preparations."""
 import hashlib
@@ -335,7 +335,8 @@ def prepare_rootfs(kernel):
         os.makedirs(root, exist_ok=True)
         key = _rootfs_key()
         tree = os.path.join(root, key)
-        img = os.path.join(root, f"{key}+{kernel['kver']}.img")
+        # The image holds the pruned modules: a change of MODULES (the modset key) rebuilds it.
+        img = os.path.join(root, f"{key}+{kernel['kver']}_{_modset_key()}.img")
         if os.path.exists(img):
             return img
         if not os.path.exists(os.path.join(tree, ".complete")):
