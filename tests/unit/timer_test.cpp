@@ -500,13 +500,15 @@ TEST_CASE(
     REQUIRE(nt_success(h.add()));
     counter fired;
     timer t = make_timer(h.dev, [&](timer) { fired.add(); });
-    CHECK_FALSE(t.start(relative_ms(5)));
+    // Due well after the deletion below even on a loaded machine under TSan (at 5 ms it could
+    // expire before delete_object ran, which is no cancellation at all).
+    CHECK_FALSE(t.start(relative_ms(250)));
     // A reference keeps the deleted timer's memory: an expiry after the deletion would run its
     // callback (observable) instead of touching freed memory.
     t.reference();
     CHECK(t.delete_object() == status::success);
     CHECK(t.is_valid());
-    wait_for_probe(h.dev, relative_ms(30));
+    wait_for_probe(h.dev, relative_ms(400));
     CHECK(fired.get() == 0);
     verifier_reports v;
     CHECK_FALSE(t.start(0));  // deleted, still referenced
