@@ -38,9 +38,16 @@ class poll_group {
         thread_.join();
     }
     bool add(isr_vector* v) noexcept {
-        for (auto& s : slots_) {
+        for (std::size_t i = 0; i < kMax; ++i) {
             isr_vector* expected = nullptr;
-            if (s.compare_exchange_strong(expected, v, std::memory_order_acq_rel)) return true;
+            if (slots_[i].compare_exchange_strong(expected, v, std::memory_order_acq_rel)) {
+                // The loop scans the slots below this high-water mark only.
+                std::size_t hw = used_.load(std::memory_order_relaxed);
+                while (hw < i + 1 &&
+                       !used_.compare_exchange_weak(hw, i + 1, std::memory_order_release)) {
+                }
+                return true;
+            }
         }
         return false;
     }
@@ -60,19 +67,27 @@ class poll_group {
         auto got = os::apply_sched(req);
         set_thread_identity(thread_role::isr, "wdfx-poll", got.cpu);
         tls().lvl = level::dirql;
+        // A pass is the polling period, so it holds nothing but the reads: the slots in use, a
+        // DPC drain only after an interrupt (or every 64th pass), one plain store.
+        std::uint64_t pass = 0;
         while (!stop_.load(std::memory_order_acquire)) {
-            for (auto& s : slots_) {
-                isr_vector* v = s.load(std::memory_order_acquire);
-                if (v != nullptr) v->poll_once();
+            bool handled = false;
+            const std::size_t n = used_.load(std::memory_order_acquire);
+            for (std::size_t i = 0; i < n; ++i) {
+                isr_vector* v = slots_[i].load(std::memory_order_acquire);
+                if (v != nullptr && v->poll_once()) handled = true;
             }
             // This thread never sleeps, so the DPC thread of its CPU (below every ISR priority)
             // never runs: the DPCs its ISRs queue run here between passes, at DISPATCH, as with
-            // WDFX_DPC=inline. Without this they starve and a flush (device stop) hangs.
-            runtime::get().dpc(current_cpu()).drain_inline();
-            passes_.fetch_add(1, std::memory_order_acq_rel);
+            // WDFX_DPC=inline. Without this they starve and a flush (device stop) hangs. Only
+            // this CPU's threads queue here (current_cpu()): this one after an interrupt, any
+            // other only when it gets the CPU (the every-64th-pass drain catches those).
+            if (handled || (pass & 63) == 0) runtime::get().dpc(current_cpu()).drain_inline();
+            passes_.store(++pass, std::memory_order_release);  // single writer: no locked add
         }
     }
     std::array<std::atomic<isr_vector*>, kMax> slots_{};
+    std::atomic<std::size_t> used_{0};  // high-water mark of the slots ever used
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> passes_{0};
     os::thread thread_;

@@ -80,10 +80,16 @@ dpc_executor::~dpc_executor() {
 }
 
 void dpc_executor::push(work_node* n) noexcept {
+    // WDFX_DPC=inline: an ISR thread pinned to this CPU runs the queue itself right after its
+    // ISR (dispatch -> drain_inline), so waking the DPC thread would only have it find the queue
+    // empty: a futex wake on the ISR path and a context switch on this CPU, per DPC.
+    const thread_state& t = tls();
+    const bool drained_by_caller =
+        t.role == thread_role::isr && t.cpu == cpu_ && runtime::get().config().dpc_inline;
     lock_.lock();
     q_.push(n);
-    bool wake = sleeping_;
-    sleeping_ = false;
+    bool wake = sleeping_ && !drained_by_caller;
+    if (wake) sleeping_ = false;
     lock_.unlock();
     if (wake) bell_.notify_all();  // a syscall only when the DPC thread sleeps
 }

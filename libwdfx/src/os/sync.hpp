@@ -4,7 +4,7 @@
 //   (one CAS each); a contended lock sleeps in FUTEX_LOCK_PI, which boosts the holder to the
 //   waiter's priority. Every queue that a SCHED_FIFO ISR thread touches is guarded by one: a plain
 //   spin lock would let a preempted low-priority holder stall the ISR forever on its CPU.
-// waitable: a futex word (std::atomic::wait/notify) for "wait until this condition holds" without
+// waitable: a futex word (FUTEX_WAIT/FUTEX_WAKE) for "wait until this condition holds" without
 //   a condition variable (which cannot be paired with a PI mutex).
 #pragma once
 
@@ -81,13 +81,19 @@ class waitable {
     void wait(std::uint32_t seen) noexcept {
         // Dekker with notify_all(): the waiter announces itself before it re-checks the sequence,
         // the notifier bumps the sequence before it looks for waiters (all seq_cst).
+        // A plain FUTEX_WAIT, not std::atomic::wait: libstdc++ 12 spins and calls sched_yield()
+        // four times before it sleeps (four syscalls each time a DPC thread goes idle).
         waiters_.fetch_add(1, std::memory_order_seq_cst);
-        seq_.wait(seen, std::memory_order_seq_cst);
+        while (seq_.load(std::memory_order_seq_cst) == seen)
+            syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAIT_PRIVATE, seen,
+                    nullptr, nullptr, 0);
         waiters_.fetch_sub(1, std::memory_order_seq_cst);
     }
     void notify_all() noexcept {
         seq_.fetch_add(1, std::memory_order_seq_cst);
-        if (waiters_.load(std::memory_order_seq_cst) != 0) seq_.notify_all();
+        if (waiters_.load(std::memory_order_seq_cst) != 0)
+            syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAKE_PRIVATE, INT_MAX,
+                    nullptr, nullptr, 0);
     }
 
     /// Wait until pred() holds; pred is evaluated under `m`.
