@@ -454,7 +454,6 @@ void interrupt_impl::dispatch(std::uint64_t signals) noexcept {
             (void)dev->bus->unmask_intx();
         }
     }
-    if (runtime::get().config().dpc_inline) runtime::get().dpc(current_cpu()).drain_inline();
 }
 
 void interrupt_impl::unclaimed_guard_trip() noexcept {

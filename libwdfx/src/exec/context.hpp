@@ -25,6 +25,10 @@ struct thread_state {
     const void* running_item = nullptr;  // the deferred_item whose callback runs
     object_impl* pnp_device = nullptr;   // the device whose PnP callback this thread runs
     int pnp_phase = 0;                   // what that callback is (device_impl::phase)
+    // An ISR thread that runs its CPU's DPC queue itself right after each ISR: busy-poll and
+    // spin-then-block threads (a SCHED_FIFO thread that does not sleep starves the DPC thread
+    // below it on its CPU) and every ISR thread under WDFX_DPC=inline.
+    bool drains_dpcs = false;
 };
 
 thread_state& tls() noexcept;

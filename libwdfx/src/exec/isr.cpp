@@ -67,6 +67,7 @@ class poll_group {
         auto got = os::apply_sched(req);
         set_thread_identity(thread_role::isr, "wdfx-poll", got.cpu);
         tls().lvl = level::dirql;
+        tls().drains_dpcs = true;  // after each ISR (handle), and every 64th pass below
         // A pass is the polling period, so it holds nothing but the reads: the slots in use, a
         // DPC drain only after an interrupt (or every 64th pass), one plain store.
         std::uint64_t pass = 0;
@@ -82,7 +83,7 @@ class poll_group {
             // WDFX_DPC=inline. Without this they starve and a flush (device stop) hangs. Only
             // this CPU's threads queue here (current_cpu()): this one after an interrupt, any
             // other only when it gets the CPU (the every-64th-pass drain catches those).
-            if (handled || (pass & 63) == 0) runtime::get().dpc(current_cpu()).drain_inline();
+            if (!handled && (pass & 63) == 0) runtime::get().dpc(current_cpu()).drain_inline();
             passes_.store(++pass, std::memory_order_release);  // single writer: no locked add
         }
     }
@@ -196,6 +197,9 @@ void isr_vector::handle(std::uint64_t count) noexcept {
     }
     busy_.store(0, std::memory_order_seq_cst);
     if (waiters_.load(std::memory_order_seq_cst) != 0) quiet_.notify_all();
+    // The DPCs the ISR queued run now, on this thread at DISPATCH (thread_state::drains_dpcs);
+    // dpc_executor::push() did not wake the DPC thread for them.
+    if (tls().drains_dpcs) runtime::get().dpc(current_cpu()).drain_inline();
 }
 
 bool isr_vector::poll_once() noexcept {
@@ -213,6 +217,9 @@ void enter_isr_thread(const isr_vector::params& p, std::atomic<os::sched_result>
     granted.store(got, std::memory_order_release);
     set_thread_identity(thread_role::isr, p.thread_name.c_str(), got.cpu);
     tls().lvl = p.dirql ? level::dirql : level::passive;
+    // A spinning thread keeps the DPC thread of its CPU (below every ISR) off the CPU for the
+    // whole spin window after each interrupt: it runs the DPCs itself, as busy-poll does.
+    tls().drains_dpcs = p.strategy != wait_strategy::block || runtime::get().config().dpc_inline;
     tls_slot.store(&tls(), std::memory_order_release);  // after granted: create() waits on it
 }
 }  // namespace

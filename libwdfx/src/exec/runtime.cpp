@@ -80,12 +80,11 @@ dpc_executor::~dpc_executor() {
 }
 
 void dpc_executor::push(work_node* n) noexcept {
-    // WDFX_DPC=inline: an ISR thread pinned to this CPU runs the queue itself right after its
-    // ISR (dispatch -> drain_inline), so waking the DPC thread would only have it find the queue
-    // empty: a futex wake on the ISR path and a context switch on this CPU, per DPC.
+    // An ISR thread pinned to this CPU that drains the queue itself right after its ISR
+    // (thread_state::drains_dpcs): waking the DPC thread would only have it find the queue empty,
+    // a futex wake on the ISR path and a context switch on this CPU, per DPC.
     const thread_state& t = tls();
-    const bool drained_by_caller =
-        t.role == thread_role::isr && t.cpu == cpu_ && runtime::get().config().dpc_inline;
+    const bool drained_by_caller = t.drains_dpcs && t.cpu == cpu_;
     lock_.lock();
     q_.push(n);
     bool wake = sleeping_ && !drained_by_caller;
