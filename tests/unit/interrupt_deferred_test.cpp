@@ -110,6 +110,7 @@ struct pool_blockers {
     unsigned n = 0;
     void occupy(device dev) {
         n = detail::runtime::get().pool().size();
+        detail::runtime::get().pool().cap_size(n);  // no growth while they block on purpose
         for (unsigned i = 0; i < n; ++i) {
             work_item_config c;
             c.automatic_serialization = false;

@@ -1370,6 +1370,7 @@ TEST_CASE(
     open_on_exit opener{{&dpc_release, &pool_release}};
     // Occupy every pool worker so the work item stays queued.
     const unsigned n = detail::runtime::get().pool().size();
+    detail::runtime::get().pool().cap_size(n);  // no growth while they block on purpose
     std::vector<work_item> blockers;
     for (unsigned i = 0; i < n; ++i) {
         work_item_config wc;

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "exec/runtime.hpp"
 #include "test_support.hpp"
 
 using namespace wdfx;
@@ -33,20 +34,8 @@ pid_t this_tid() {
     return static_cast<pid_t>(::syscall(SYS_gettid));
 }
 
-/// The names of this process's threads (/proc/self/task/*/comm).
-std::vector<std::string> thread_names() {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-        std::ifstream f(e.path() / "comm");
-        std::string n;
-        std::getline(f, n);
-        names.push_back(n);
-    }
-    return names;
-}
-
-/// How many dispatcher-pool workers the runtime runs. The runtime starts them all on first use,
-/// so a no-op work item under `parent` is run first.
+/// How many dispatcher-pool workers the runtime runs (it starts them on first use, so a no-op
+/// work item under `parent` is run first).
 unsigned pool_threads(object parent) {
     work_item_config c;
     c.on_work_item = [](work_item) {};
@@ -57,10 +46,9 @@ unsigned pool_threads(object parent) {
     w->enqueue();
     w->flush();
     CHECK(w->delete_object() == status::success);
-    unsigned n = 0;
-    for (const auto& name : thread_names())
-        if (name.rfind("wdfx-pool/", 0) == 0) ++n;
-    return n;
+    // The runtime's count, not the threads named wdfx-pool/N: a worker names itself when it
+    // starts running, which may not have happened yet.
+    return detail::runtime::get().pool().size();
 }
 
 /// The system call `tid` is blocked in, or -1 while it runs (/proc/self/task/<tid>/syscall).
@@ -217,6 +205,7 @@ TEST_CASE("work item §9.3 §18.5: enqueue while queued is ignored - exactly one
     // Occupy every pool worker so the item stays queued (not started) while it is enqueued again.
     const unsigned workers = pool_threads(h.dev);
     REQUIRE(workers >= 2);
+    detail::runtime::get().pool().cap_size(workers);  // no growth while they block on purpose
     gate release;
     counter blocked;
     std::vector<work_item> blockers;
@@ -629,4 +618,49 @@ TEST_CASE(
     verifier_reports v;
     w.enqueue();  // the work item went with its parent: a stale handle now
     CHECK(v.count() == 1);
+}
+
+TEST_CASE(
+    "dispatcher pool: when every worker blocks with work queued, the pool grows and the queued "
+    "item that unblocks them runs (no deadlock) - WDFX_POOL_MAX caps it") {
+    sim_harness h({});
+    REQUIRE(nt_success(h.add()));
+    auto& pool = detail::runtime::get().pool();
+    const unsigned workers = pool_threads(h.dev);
+    REQUIRE(pool.size() == workers);
+    REQUIRE(pool.max_size() > workers);  // the default cap: max(64, WDFX_POOL_THREADS)
+    // Every worker waits for `release`, which only the item queued behind them opens: a fixed
+    // pool deadlocks here (the hang guard fails the test instead).
+    gate release;
+    counter blocked;
+    std::vector<work_item> blockers;
+    for (unsigned i = 0; i < workers; ++i)
+        blockers.push_back(make_item(h.dev, [&](work_item) {
+            blocked.add();
+            CHECK(release.wait(kGuard));
+        }));
+    open_on_exit opener{{&release}};
+    for (auto& b : blockers)
+        b.enqueue();
+    REQUIRE(blocked.wait_for_at_least(workers, kGuard));
+    counter opened;
+    work_item unblocker = make_item(h.dev, [&](work_item) {
+        opened.add();
+        release.open();
+    });
+    unblocker.enqueue();
+    CHECK(opened.wait_for_at_least(1, kGuard));
+    for (auto& b : blockers)
+        b.flush();
+    unblocker.flush();
+    CHECK(pool.size() == workers + 1);
+    // The new worker stays and takes work like the others.
+    counter after;
+    work_item w = make_item(h.dev, [&](work_item) { after.add(); });
+    w.enqueue();
+    w.flush();
+    CHECK(after.get() == 1);
+    // A cap at the current size: cap_size never goes below it.
+    pool.cap_size(1);
+    CHECK(pool.max_size() == pool.size());
 }

@@ -115,6 +115,7 @@ static VOID EvtBlockerWorkItem(WDFWORKITEM WorkItem) {
 /* Before WdfTestStart: the pool gets one thread (read when the runtime starts). */
 static void OnePoolThread(void) {
     setenv("WDFX_POOL_THREADS", "1", 1);
+    setenv("WDFX_POOL_MAX", "1", 1); /* no growth while the test holds the worker on purpose */
 }
 static void HoldPool(void) {
     WDF_WORKITEM_CONFIG config;

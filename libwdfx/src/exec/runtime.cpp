@@ -147,28 +147,94 @@ struct passive_pool::worker {
     os::thread thread;
 };
 
-passive_pool::passive_pool(unsigned threads) {
-    for (unsigned i = 0; i < threads; ++i) {
-        auto w = std::make_unique<worker>();
-        w->index = i;
-        w->doorbell.reset(::eventfd(0, EFD_CLOEXEC));
-        if (!w->doorbell) {
-            os::log(os::log_level::error, "eventfd for the dispatcher pool: %s",
-                    std::strerror(errno));
-            std::abort();
-        }
+passive_pool::passive_pool(unsigned threads, unsigned max_threads)
+    : max_(std::max(threads, max_threads)) {
+    for (unsigned i = 0; i < threads; ++i)
+        start_worker(i);
+    if (max_size() > threads) monitor_ = os::thread("wdfx-pool-mon", [this] { monitor(); });
+}
+
+void passive_pool::start_worker(unsigned index) {
+    auto w = std::make_unique<worker>();
+    w->index = index;
+    w->doorbell.reset(::eventfd(0, EFD_CLOEXEC));
+    if (!w->doorbell) {
+        os::log(os::log_level::error, "eventfd for the dispatcher pool: %s", std::strerror(errno));
+        std::abort();
+    }
+    std::snprintf(w->name, sizeof w->name, "wdfx-pool/%u", w->index);
+    w->busy.what = w->name;
+    register_busy_slot(&w->busy);
+    worker* wp = w.get();
+    {
+        std::lock_guard g(workers_lock_);
         workers_.push_back(std::move(w));
     }
-    for (auto& w : workers_) {
-        std::snprintf(w->name, sizeof w->name, "wdfx-pool/%u", w->index);
-        w->busy.what = w->name;
-        register_busy_slot(&w->busy);
-        worker* wp = w.get();
-        w->thread = os::thread(w->name, [this, wp] { loop(wp); });
+    wp->thread = os::thread(wp->name, [this, wp] { loop(wp); });
+    count_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool passive_pool::starving() noexcept {
+    os::pi_guard g(lock_);
+    return q_.head != nullptr && sleepers_ == nullptr && !stop_;
+}
+
+void passive_pool::monitor() {
+    set_thread_identity(thread_role::pool, "wdfx-pool-mon", -1);
+    constexpr std::uint64_t kPeriodNs = 100'000'000;
+    std::uint64_t last_done = done_.load(std::memory_order_acquire);
+    unsigned stalled = 0;
+    while (!mon_stop_.load(std::memory_order_acquire)) {
+        std::uint32_t s = mon_bell_.snapshot();
+        if (!armed_.load(std::memory_order_seq_cst)) {
+            if (mon_stop_.load(std::memory_order_acquire)) return;
+            mon_bell_.wait(s);  // until push() finds no sleeping worker
+            last_done = done_.load(std::memory_order_acquire);
+            stalled = 0;
+            continue;
+        }
+        mon_bell_.wait_for(s, kPeriodNs);
+        if (mon_stop_.load(std::memory_order_acquire)) return;
+        if (!starving()) {
+            // Disarm, then look again: a push() that saw armed_ still set before the store did
+            // not notify, and its item is then visible to this second look (lock_ orders both).
+            armed_.store(false, std::memory_order_seq_cst);
+            if (starving()) armed_.store(true, std::memory_order_seq_cst);
+            stalled = 0;
+            continue;
+        }
+        const std::uint64_t d = done_.load(std::memory_order_acquire);
+        if (d != last_done) {  // busy, not stuck: items keep finishing
+            last_done = d;
+            stalled = 0;
+            continue;
+        }
+        if (++stalled < 2) continue;
+        stalled = 0;
+        const unsigned n = size(), cap = max_size();
+        if (n >= cap) {
+            WDFX_LOG_ONCE(os::log_level::error,
+                          "dispatcher pool: all %u workers (WDFX_POOL_MAX) have been blocked "
+                          "for 200 ms with work queued: callbacks that wait for each other "
+                          "cannot all run; raise WDFX_POOL_MAX or stop blocking in work items",
+                          n);
+            continue;
+        }
+        os::log(os::log_level::warning,
+                "dispatcher pool: every worker has been blocked for 200 ms with work queued "
+                "(work items or queue callbacks that wait); adding wdfx-pool/%u (of at most %u, "
+                "WDFX_POOL_MAX)",
+                n, cap);
+        start_worker(n);
     }
 }
 
 passive_pool::~passive_pool() {
+    if (monitor_.joinable()) {
+        mon_stop_.store(true, std::memory_order_seq_cst);
+        mon_bell_.notify_all();
+        monitor_.join();
+    }
     lock_.lock();
     stop_ = true;
     worker* s = sleepers_;
@@ -195,6 +261,11 @@ void passive_pool::push(work_node* n) noexcept {
         std::uint64_t one = 1;
         ssize_t r = ::write(w->doorbell.get(), &one, sizeof one);
         (void)r;
+    } else if (!armed_.load(std::memory_order_relaxed) &&
+               !armed_.exchange(true, std::memory_order_seq_cst)) {
+        // Every worker is busy: the monitor starts watching for a pool that makes no progress
+        // (once per busy period; while armed, queueing stays syscall-free).
+        mon_bell_.notify_all();
     }
 }
 
@@ -280,6 +351,7 @@ void passive_pool::loop(worker* w) {
         w->busy.enter();
         n->run(n);
         w->busy.leave();
+        done_.fetch_add(1, std::memory_order_release);
     }
 }
 
@@ -294,12 +366,16 @@ runtime_config config_from_env() {
         c.pool_threads = static_cast<unsigned>(std::atoi(e));
     if (const char* e = std::getenv("WDFX_DPC")) c.dpc_inline = std::strcmp(e, "inline") == 0;
     if (c.pool_threads == 0) c.pool_threads = static_cast<unsigned>(std::max(2, os::cpu_count()));
+    if (const char* e = std::getenv("WDFX_POOL_MAX"))
+        c.pool_max = static_cast<unsigned>(std::atoi(e));
+    if (c.pool_max == 0) c.pool_max = std::max(64u, c.pool_threads);
+    c.pool_max = std::max(c.pool_max, c.pool_threads);
     return c;
 }
 }  // namespace
 
 runtime::runtime() : config_(config_from_env()) {
-    pool_ = std::make_unique<passive_pool>(config_.pool_threads);
+    pool_ = std::make_unique<passive_pool>(config_.pool_threads, config_.pool_max);
     // DPC threads for every CPU up front, so an ISR never creates one (no allocation there).
     for (int cpu : os::allowed_cpus()) {
         if (static_cast<std::size_t>(cpu) >= dpcs_.size()) break;

@@ -10,6 +10,7 @@
 // Timer service (wdfx-timer): one io_uring with one IORING_OP_TIMEOUT per started timer.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -27,11 +28,12 @@
 namespace wdfx::detail {
 
 /// Scheduling plan (environment): WDFX_REALTIME=0 disables SCHED_FIFO for every framework thread
-/// (sanitizer runs, shared machines); WDFX_POOL_THREADS=N sizes the pool; WDFX_DPC=inline runs
-/// DPCs on the ISR thread right after the ISR.
+/// (sanitizer runs, shared machines); WDFX_POOL_THREADS=N sizes the pool; WDFX_POOL_MAX=N caps
+/// its growth (passive_pool); WDFX_DPC=inline runs DPCs on the ISR thread right after the ISR.
 struct runtime_config {
     bool realtime = true;
     unsigned pool_threads = 0;  // 0: max(2, CPUs)
+    unsigned pool_max = 0;      // 0: max(64, pool_threads); below pool_threads: pool_threads
     bool dpc_inline = false;
     int dpc_fifo_priority = 10;
     int isr_fifo_priority[4] = {50, 30, 50,
@@ -60,21 +62,47 @@ class dpc_executor {
     os::thread thread_;
 };
 
+/// The dispatcher pool: passive-level work (work items, queue presentation, passive timers, PnP
+/// helpers) on `threads` workers, each asleep in its own io_uring until rung.
+///
+/// Elastic: work items may block (wait locks, synchronous I/O, a request the driver waits for),
+/// and queue presentation shares the pool with them, so a fixed pool could deadlock with every
+/// worker waiting for work queued behind it. A monitor thread (wdfx-pool-mon) watches only while
+/// work is queued and no worker sleeps; when that lasts two periods (100 ms each) with no item
+/// finishing, it adds a worker, up to `max_threads`. It makes no syscall on the queueing path
+/// while armed, and sleeps without a timeout while the pool has a sleeping worker.
 class passive_pool {
   public:
-    explicit passive_pool(unsigned threads);
+    passive_pool(unsigned threads, unsigned max_threads);
     ~passive_pool();
     void push(work_node* n) noexcept;
-    unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+    unsigned size() const noexcept { return count_.load(std::memory_order_acquire); }
+    unsigned max_size() const noexcept { return max_.load(std::memory_order_acquire); }
+    /// Lower the growth cap (never below the current size): tests that hold every worker on
+    /// purpose, to keep an item queued, pin the pool's size with cap_size(size()).
+    void cap_size(unsigned n) noexcept {
+        max_.store(std::max(n, size()), std::memory_order_release);
+    }
 
   private:
     struct worker;
     void loop(worker* w);
+    void start_worker(unsigned index);
+    void monitor();
+    bool starving() noexcept;  // work queued and no worker asleep
     os::pi_mutex lock_;
     work_fifo q_;
     worker* sleepers_ = nullptr;  // intrusive stack, guarded by lock_
     bool stop_ = false;
-    std::vector<std::unique_ptr<worker>> workers_;
+    std::vector<std::unique_ptr<worker>> workers_;  // appended by the constructor and monitor()
+    std::mutex workers_lock_;
+    std::atomic<unsigned> count_{0};
+    std::atomic<unsigned> max_{0};
+    std::atomic<std::uint64_t> done_{0};  // items finished (progress, for the monitor)
+    std::atomic<bool> armed_{false};      // the monitor watches (set by push, cleared by monitor)
+    std::atomic<bool> mon_stop_{false};
+    os::waitable mon_bell_;
+    os::thread monitor_;
 };
 
 class timer_service;

@@ -89,6 +89,15 @@ class waitable {
                     nullptr, nullptr, 0);
         waiters_.fetch_sub(1, std::memory_order_seq_cst);
     }
+    /// wait(), but for at most `ns` nanoseconds (returns early on notify_all or a signal).
+    void wait_for(std::uint32_t seen, std::uint64_t ns) noexcept {
+        timespec rel{static_cast<time_t>(ns / 1000000000u), static_cast<long>(ns % 1000000000u)};
+        waiters_.fetch_add(1, std::memory_order_seq_cst);
+        if (seq_.load(std::memory_order_seq_cst) == seen)
+            syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&seq_), FUTEX_WAIT_PRIVATE, seen,
+                    &rel, nullptr, 0);
+        waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    }
     void notify_all() noexcept {
         seq_.fetch_add(1, std::memory_order_seq_cst);
         if (waiters_.load(std::memory_order_seq_cst) != 0)
