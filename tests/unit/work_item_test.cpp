@@ -122,6 +122,21 @@ work_item make_item(object parent, std::function<void(work_item)> fn, bool seria
     return *w;
 }
 
+/// `n` work items, enqueued, each of which counts itself in `blocked` and waits for `release`;
+/// returns once all `n` run (each holds a pool worker).
+std::vector<work_item> start_blockers(object parent, unsigned n, gate& release, counter& blocked) {
+    std::vector<work_item> items;
+    for (unsigned i = 0; i < n; ++i)
+        items.push_back(make_item(parent, [&release, &blocked](work_item) {
+            blocked.add();
+            CHECK(release.wait(kGuard));
+        }));
+    for (auto& b : items)
+        b.enqueue();
+    REQUIRE(blocked.wait_for_at_least(n, kGuard));
+    return items;
+}
+
 sim_harness::options with_device_constraints(execution_level l, synchronization_scope s) {
     sim_harness::options o;
     o.device_attributes.level = l;
@@ -208,16 +223,8 @@ TEST_CASE("work item §9.3 §18.5: enqueue while queued is ignored - exactly one
     detail::runtime::get().pool().cap_size(workers);  // no growth while they block on purpose
     gate release;
     counter blocked;
-    std::vector<work_item> blockers;
-    for (unsigned i = 0; i < workers; ++i)
-        blockers.push_back(make_item(h.dev, [&](work_item) {
-            blocked.add();
-            CHECK(release.wait(kGuard));
-        }));
     open_on_exit opener{{&release}};
-    for (auto& b : blockers)
-        b.enqueue();
-    REQUIRE(blocked.wait_for_at_least(workers, kGuard));
+    std::vector<work_item> blockers = start_blockers(h.dev, workers, release, blocked);
 
     counter runs;
     work_item w = make_item(h.dev, [&](work_item) { runs.add(); });
@@ -633,16 +640,8 @@ TEST_CASE(
     // pool deadlocks here (the hang guard fails the test instead).
     gate release;
     counter blocked;
-    std::vector<work_item> blockers;
-    for (unsigned i = 0; i < workers; ++i)
-        blockers.push_back(make_item(h.dev, [&](work_item) {
-            blocked.add();
-            CHECK(release.wait(kGuard));
-        }));
     open_on_exit opener{{&release}};
-    for (auto& b : blockers)
-        b.enqueue();
-    REQUIRE(blocked.wait_for_at_least(workers, kGuard));
+    std::vector<work_item> blockers = start_blockers(h.dev, workers, release, blocked);
     counter opened;
     work_item unblocker = make_item(h.dev, [&](work_item) {
         opened.add();
