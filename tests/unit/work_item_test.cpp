@@ -472,6 +472,11 @@ TEST_CASE(
     REQUIRE(destroyed.wait_for_at_least(1, kGuard));
     CHECK(delete_status.load() == static_cast<int>(status::success));
     CHECK(j.get() == std::vector<std::string>{"delete returned", "callback end", "cleanup"});
+    // EvtDestroy runs with the handle still valid (context access is allowed there); the handle
+    // is freed right after it returns, on the worker: wait for that, not for a time.
+    const auto guard = std::chrono::steady_clock::now() + kGuard;
+    while (w.is_valid() && std::chrono::steady_clock::now() < guard)
+        std::this_thread::yield();
     CHECK_FALSE(w.is_valid());
 }
 
