@@ -378,13 +378,14 @@ void interrupt_impl::flush_deferred() noexcept {
 
 bool interrupt_impl::queue_dpc() noexcept {
     bool r = dpc->try_queue(current_cpu());
-    if (r) stats_ptr.load(std::memory_order_relaxed)->dpcs.add_shared(1);
+    // From the ISR (the usual caller) a plain store; from elsewhere a locked add.
+    if (r) stats_ptr.load(std::memory_order_relaxed)->dpcs.add_from(tls().isr_of == this, 1);
     return r;
 }
 
 bool interrupt_impl::queue_work_item() noexcept {
     bool r = wi->try_queue();
-    if (r) stats_ptr.load(std::memory_order_relaxed)->work_items.add_shared(1);
+    if (r) stats_ptr.load(std::memory_order_relaxed)->work_items.add_from(tls().isr_of == this, 1);
     return r;
 }
 

@@ -87,7 +87,7 @@ bool stats_file::open(const std::string& driver, const std::string& device, std:
     std::memset(h, 0, sizeof *h);
     std::strncpy(h->driver, driver.c_str(), sizeof h->driver - 1);
     std::strncpy(h->device, device.c_str(), sizeof h->device - 1);
-    h->version = 1;
+    h->version = 2;  // 2: dpcs and work_items are split_counters
     h->count = count;
     h->pid = ::getpid();
     for (std::uint32_t i = 0; i < count; ++i)

@@ -24,6 +24,20 @@ struct relaxed_counter {
     std::uint64_t get() const noexcept { return v.load(std::memory_order_relaxed); }
 };
 
+/// A count that the vector's ISR thread bumps without a locked instruction (its own half) and any
+/// other thread (a DPC or passive caller of WdfInterruptQueue*ForIsr) with one (the other half).
+struct split_counter {
+    relaxed_counter own, others;
+    void add(std::uint64_t n) noexcept { own.add(n); }  // single writer
+    void add_from(bool isr_thread, std::uint64_t n) noexcept {
+        if (isr_thread)
+            own.add(n);
+        else
+            others.add_shared(n);
+    }
+    std::uint64_t get() const noexcept { return own.get() + others.get(); }
+};
+
 struct irq_stats {
     char name[48] = {};
     std::uint32_t message_number = 0;
@@ -32,7 +46,9 @@ struct irq_stats {
     std::int32_t cpu = -1;
     std::int32_t fifo_priority = 0;
     std::uint32_t passive = 0;
-    relaxed_counter wakeups, signals, claimed, unclaimed, dpcs, work_items, isr_ns_total;
+    relaxed_counter wakeups, signals, claimed, unclaimed;
+    split_counter dpcs, work_items;
+    relaxed_counter isr_ns_total;
     relaxed_counter hist[16];  // bucket i: ISR durations in [2^(i+7), 2^(i+8)) ns; 0: < 256 ns
     std::atomic<std::uint32_t> storm_masked{0};
     std::atomic<std::uint32_t> in_use{0};
