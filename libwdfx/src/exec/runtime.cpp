@@ -25,12 +25,14 @@ deferred_item::deferred_item(target t, callback fn, void* context) noexcept
 
 bool deferred_item::try_queue(int cpu) noexcept {
     if (running_down_.load(std::memory_order_acquire)) return false;
-    if (queued_.exchange(true, std::memory_order_acq_rel)) return false;  // coalesced (§9.3)
-    if (target_ == target::dpc) {
-        runtime::get().dpc(cpu >= 0 ? cpu : current_cpu()).push(&node_);
-    } else {
-        runtime::get().pool().push(&node_);
+    if (target_ == target::pool) {
+        // One pool, one lock: the insert-once test and set happen under it (no locked exchange
+        // on the ISR's path). A DPC may go to any CPU's executor, each with its own lock: there
+        // the bit itself must be the arbiter.
+        return runtime::get().pool().push_once(&node_, queued_);
     }
+    if (queued_.exchange(true, std::memory_order_acq_rel)) return false;  // coalesced (§9.3)
+    runtime::get().dpc(cpu >= 0 ? cpu : current_cpu()).push(&node_);
     return true;
 }
 
@@ -174,6 +176,11 @@ void passive_pool::start_worker(unsigned index) {
     count_.fetch_add(1, std::memory_order_acq_rel);
 }
 
+bool passive_pool::all_asleep() noexcept {
+    os::pi_guard g(lock_);
+    return asleep_ == size();
+}
+
 bool passive_pool::starving() noexcept {
     os::pi_guard g(lock_);
     return q_.head != nullptr && sleepers_ == nullptr && !stop_;
@@ -196,11 +203,14 @@ void passive_pool::monitor() {
         mon_bell_.wait_for(s, kPeriodNs);
         if (mon_stop_.load(std::memory_order_acquire)) return;
         if (!starving()) {
+            stalled = 0;
+            // Disarmed only once the whole pool sleeps (a push then finds a sleeper and never
+            // needs the monitor), so a pool that stays busy re-arms with no syscall at all.
             // Disarm, then look again: a push() that saw armed_ still set before the store did
             // not notify, and its item is then visible to this second look (lock_ orders both).
+            if (!all_asleep()) continue;
             armed_.store(false, std::memory_order_seq_cst);
             if (starving()) armed_.store(true, std::memory_order_seq_cst);
-            stalled = 0;
             continue;
         }
         const std::uint64_t d = done_.load(std::memory_order_acquire);
@@ -239,6 +249,7 @@ passive_pool::~passive_pool() {
     stop_ = true;
     worker* s = sleepers_;
     sleepers_ = nullptr;
+    asleep_ = 0;
     lock_.unlock();
     for (; s != nullptr; s = s->next_sleeper) {
         std::uint64_t one = 1;
@@ -249,11 +260,21 @@ passive_pool::~passive_pool() {
         w->thread.join();
 }
 
-void passive_pool::push(work_node* n) noexcept {
+bool passive_pool::push_if(work_node* n, std::atomic<bool>* queued) noexcept {
     lock_.lock();
+    if (queued != nullptr) {
+        if (queued->load(std::memory_order_relaxed)) {
+            lock_.unlock();
+            return false;  // coalesced into the pending run (§9.3)
+        }
+        queued->store(true, std::memory_order_relaxed);
+    }
     q_.push(n);
     worker* w = sleepers_;
-    if (w != nullptr) sleepers_ = w->next_sleeper;
+    if (w != nullptr) {
+        sleepers_ = w->next_sleeper;
+        --asleep_;
+    }
     lock_.unlock();
     if (w != nullptr) {
         // The doorbell: only rung when the worker we took off the sleeper list sleeps. While any
@@ -264,9 +285,11 @@ void passive_pool::push(work_node* n) noexcept {
     } else if (!armed_.load(std::memory_order_relaxed) &&
                !armed_.exchange(true, std::memory_order_seq_cst)) {
         // Every worker is busy: the monitor starts watching for a pool that makes no progress
-        // (once per busy period; while armed, queueing stays syscall-free).
+        // (once per busy period, which ends when every worker sleeps again; while armed,
+        // queueing stays syscall-free).
         mon_bell_.notify_all();
     }
+    return true;
 }
 
 namespace {
@@ -342,6 +365,7 @@ void passive_pool::loop(worker* w) {
             }
             w->next_sleeper = sleepers_;
             sleepers_ = w;
+            ++asleep_;
             lock_.unlock();
             ring.wait();  // returns once a producer took us off the list and rang
             continue;

@@ -75,7 +75,10 @@ class passive_pool {
   public:
     passive_pool(unsigned threads, unsigned max_threads);
     ~passive_pool();
-    void push(work_node* n) noexcept;
+    void push(work_node* n) noexcept { (void)push_if(n, nullptr); }
+    /// Insert-once: false (nothing queued) when `queued` is already set; else sets it and queues
+    /// `n`, both under the pool's lock. The consumer clears `queued` (deferred_item::trampoline).
+    bool push_once(work_node* n, std::atomic<bool>& queued) noexcept { return push_if(n, &queued); }
     unsigned size() const noexcept { return count_.load(std::memory_order_acquire); }
     unsigned max_size() const noexcept { return max_.load(std::memory_order_acquire); }
     /// Lower the growth cap (never below the current size): tests that hold every worker on
@@ -89,10 +92,13 @@ class passive_pool {
     void loop(worker* w);
     void start_worker(unsigned index);
     void monitor();
+    bool push_if(work_node* n, std::atomic<bool>* queued) noexcept;
     bool starving() noexcept;  // work queued and no worker asleep
+    bool all_asleep() noexcept;
     os::pi_mutex lock_;
     work_fifo q_;
     worker* sleepers_ = nullptr;  // intrusive stack, guarded by lock_
+    unsigned asleep_ = 0;         // its length, guarded by lock_
     bool stop_ = false;
     std::vector<std::unique_ptr<worker>> workers_;  // appended by the constructor and monitor()
     std::mutex workers_lock_;

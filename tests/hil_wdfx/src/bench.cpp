@@ -253,10 +253,9 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
                rounds * n);
     for (auto* s : {&raw, &waiter, &isr, &dpc, &done})
         s->begin();
-    int isr_cpu = -1;
-    for (unsigned r = 0; r < rounds; ++r) {
-        std::vector<std::uint64_t> rr, rw, ri;
-        // The framework first: its ISR CPU (the default policy's) places the raw waiter too.
+    int isr_cpu = -1, writer_cpu = -1;
+    // One framework block: open, start, warm up, measure, remove.
+    auto run_framework = [&](unsigned r, std::vector<std::uint64_t>& ri) {
         auto bus = wdfx::vfio::open(bdf);
         CHECK(bus.ok(), "vfio::open: %s", bus.err().describe().c_str());
         auto d = drv->add_and_start(std::move(*bus));
@@ -264,8 +263,10 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
         auto b = irqobj.get_binding();
         CHECK(b.kind == wdfx::bus::irq_kind::msi && b.connected && b.cpu >= 0,
               "not connected to MSI on a pinned ISR thread");
+        CHECK(isr_cpu < 0 || isr_cpu == b.cpu, "round %u: the ISR thread moved from CPU %d to %d",
+              r, isr_cpu, b.cpu);
         isr_cpu = b.cpu;
-        const int writer_cpu = (isr_cpu + 1) % ncpu;
+        writer_cpu = (isr_cpu + 1) % ncpu;
         if (r == 0) {
             say("framework: MSI vector %u, ISR thread on CPU %d at SCHED_FIFO %d; writer on CPU %d",
                 b.bus_vector, b.cpu, b.sched_priority, writer_cpu);
@@ -292,9 +293,21 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
               "round %u: claimed %llu unclaimed %llu (expected %u claimed)", r,
               (unsigned long long)s.claimed, (unsigned long long)s.unclaimed, warmup + n);
         d->remove();
-
-        raw_waiter(bdf, isr_cpu, writer_cpu, warmup, n, waiter, rw);
-        raw_one_thread(bdf, warmup, n, raw, rr);
+    };
+    for (unsigned r = 0; r < rounds; ++r) {
+        std::vector<std::uint64_t> rr, rw, ri;
+        // Alternating order (F W R, then W R F, ...): the guest's speed drifts while it runs, and
+        // whichever side always went first took the drift. Round 0 starts with the framework: its
+        // ISR CPU (the default policy's) places the raw waiter too.
+        if (r % 2 == 0) {
+            run_framework(r, ri);
+            raw_waiter(bdf, isr_cpu, writer_cpu, warmup, n, waiter, rw);
+            raw_one_thread(bdf, warmup, n, raw, rr);
+        } else {
+            raw_waiter(bdf, isr_cpu, writer_cpu, warmup, n, waiter, rw);
+            raw_one_thread(bdf, warmup, n, raw, rr);
+            run_framework(r, ri);
+        }
 
         std::uint64_t p_raw = p50_of(rr), p_wait = p50_of(rw), p_isr = p50_of(ri);
         say("round %u (ISR CPU %d): p50 raw one-thread %llu ns, raw waiter %llu ns, framework ISR "
