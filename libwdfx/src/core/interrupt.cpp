@@ -657,6 +657,8 @@ result<interrupt> interrupt::create(device d, const interrupt_config& config,
     if (has_wi_cb || (umdf && has_dpc_cb)) {
         irq->wi = std::make_unique<deferred_item>(deferred_item::target::pool,
                                                   &interrupt_impl::work_item_thunk, irq);
+        // With a work item, the DPC only forwards to it (dpc_thunk): framework code only.
+        if (irq->dpc) irq->dpc->set_internal();
     }
     std::lock_guard g(dev->pnp_lock);
     irq->message_number = dev->interrupt_object_count;

@@ -29,6 +29,9 @@ struct thread_state {
     // spin-then-block threads (a SCHED_FIFO thread that does not sleep starves the DPC thread
     // below it on its CPU) and every ISR thread under WDFX_DPC=inline.
     bool drains_dpcs = false;
+    // Set by dpc_executor::push() when it left an internal DPC (work_node::internal) queued on
+    // an idle executor of this CPU for this ISR thread to run right after the ISR.
+    bool internal_dpc_pending = false;
 };
 
 thread_state& tls() noexcept;

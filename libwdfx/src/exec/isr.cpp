@@ -199,7 +199,14 @@ void isr_vector::handle(std::uint64_t count) noexcept {
     if (waiters_.load(std::memory_order_seq_cst) != 0) quiet_.notify_all();
     // The DPCs the ISR queued run now, on this thread at DISPATCH (thread_state::drains_dpcs);
     // dpc_executor::push() did not wake the DPC thread for them.
-    if (tls().drains_dpcs) runtime::get().dpc(current_cpu()).drain_inline();
+    thread_state& t = tls();
+    if (t.drains_dpcs) {
+        t.internal_dpc_pending = false;
+        runtime::get().dpc(current_cpu()).drain_inline();
+    } else if (t.internal_dpc_pending) {
+        t.internal_dpc_pending = false;
+        runtime::get().dpc(current_cpu()).drain_internal();
+    }
 }
 
 bool isr_vector::poll_once() noexcept {

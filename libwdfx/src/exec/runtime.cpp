@@ -85,14 +85,43 @@ void dpc_executor::push(work_node* n) noexcept {
     // An ISR thread pinned to this CPU that drains the queue itself right after its ISR
     // (thread_state::drains_dpcs): waking the DPC thread would only have it find the queue empty,
     // a futex wake on the ISR path and a context switch on this CPU, per DPC.
-    const thread_state& t = tls();
-    const bool drained_by_caller = t.drains_dpcs && t.cpu == cpu_;
+    //
+    // The DIRQL work-item chain (§9.2): its DPC only queues the work item. When the executor is
+    // idle (asleep, nothing queued), the ISR thread that queued it runs it right after the ISR,
+    // at DISPATCH on this CPU, where the DPC thread would have run it next: nothing is ahead of it
+    // in the FIFO, and it runs no driver code, so only the thread hand-off (a futex wake and a
+    // context switch, 4-5 us here) goes away. Anything queued behind it wakes the DPC thread as
+    // usual (which then runs the internal one first, in order).
+    thread_state& t = tls();
+    const bool caller_here = t.role == thread_role::isr && t.cpu == cpu_;
+    const bool drained_by_caller = t.drains_dpcs && caller_here;
     lock_.lock();
+    const bool leave_to_isr = caller_here && n->internal && sleeping_ && q_.empty();
     q_.push(n);
-    bool wake = sleeping_ && !drained_by_caller;
+    bool wake = sleeping_ && !drained_by_caller && !leave_to_isr;
     if (wake) sleeping_ = false;
     lock_.unlock();
+    if (leave_to_isr) t.internal_dpc_pending = true;
     if (wake) bell_.notify_all();  // a syscall only when the DPC thread sleeps
+}
+
+void dpc_executor::drain_internal() noexcept {
+    for (;;) {
+        lock_.lock();
+        work_node* n = q_.head;
+        if (n == nullptr || !n->internal) {
+            // A driver DPC is next: that is the DPC thread's (push() woke it if it slept).
+            const bool wake = n != nullptr && sleeping_;
+            if (wake) sleeping_ = false;
+            lock_.unlock();
+            if (wake) bell_.notify_all();
+            return;
+        }
+        (void)q_.pop();
+        lock_.unlock();
+        level_scope lv(level::dispatch);
+        n->run(n);
+    }
 }
 
 void dpc_executor::drain_inline() noexcept {

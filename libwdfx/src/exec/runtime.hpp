@@ -47,6 +47,8 @@ class dpc_executor {
     void push(work_node* n) noexcept;
     /// Run queued DPCs on the calling thread (an ISR thread on this CPU, WDFX_DPC=inline).
     void drain_inline() noexcept;
+    /// Run the internal DPCs at the head of the queue (see push()), on the calling ISR thread.
+    void drain_internal() noexcept;
     int cpu() const noexcept { return cpu_; }
 
   private:

@@ -20,6 +20,9 @@ namespace wdfx::detail {
 struct work_node {
     work_node* next = nullptr;
     void (*run)(work_node*) noexcept = nullptr;
+    // A DPC of the framework's own that runs no driver code (the DIRQL work-item chain's DPC,
+    // which only queues the work item, §9.2): dpc_executor::push() may leave it to the ISR thread.
+    bool internal = false;
 };
 
 /// An intrusive FIFO; not thread-safe (its owner locks around it).
@@ -58,6 +61,8 @@ class deferred_item {
     /// Queue the item: on the DPC thread of `cpu` (target::dpc) or on the pool. Returns true if
     /// queued now, false if already queued or running down. Never blocks, never allocates.
     bool try_queue(int cpu = -1) noexcept;
+    /// Mark a DPC item as the framework's own, running no driver code (work_node::internal).
+    void set_internal() noexcept { node_.internal = true; }
     /// Wait until neither queued nor running (PASSIVE).
     void flush() noexcept;
     /// Refuse new queue calls, then flush (FxSystemWorkItem rundown).
