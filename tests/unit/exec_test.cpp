@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "os/sync.hpp"
 #include "test_support.hpp"
 
 extern char** environ;
@@ -554,4 +555,41 @@ TEST_CASE(
             if (n.rfind("wdfx-poll/", 0) == 0) poller = true;
         CHECK(poller);
     }
+}
+
+TEST_CASE(
+    "exec §9.3: a flush whose item runs to completion between its look and its sleep still "
+    "returns (running_count: no lost wake-up)") {
+    // The race, made deterministic through the predicate: wait_idle() reads "count 0", then asks
+    // also() ("not queued?"), and right after that look a whole run goes by unseen: enter(),
+    // the queued bit cleared, leave() (no waiter announced yet, so no wake). The waiter must
+    // notice the word changed instead of sleeping on it for good.
+    wdfx::os::running_count rc;
+    std::atomic<bool> queued{true};
+    std::atomic<int> looks{0};
+    std::atomic<bool> returned{false};
+    gate done;
+    std::thread flusher([&] {
+        rc.wait_idle([&] {
+            bool idle = !queued.load();
+            if (looks.fetch_add(1) == 0) {  // the run slips in after the first look
+                rc.enter();
+                queued.store(false);
+                rc.leave();
+            }
+            return idle;
+        });
+        returned = true;
+        done.open();
+    });
+    const bool ok = done.wait(kGuard);
+    if (!ok) {
+        rc.enter();  // a hung waiter announced itself: this leave() wakes it, so it can be joined
+        rc.leave();
+    }
+    flusher.join();
+    CHECK(ok);
+    CHECK(returned.load());
+    CHECK(looks.load() == 2);  // it looked again and found the item idle
+    CHECK(rc.count() == 0);
 }

@@ -128,6 +128,14 @@ class waitable {
 /// wake that may follow touches only the kernel), so a flusher that saw zero may free it at once.
 /// The waiter bit lives in the same word, so leave() knows from its own atomic read-modify-write
 /// whether anybody waits: no syscall unless somebody does.
+///
+/// The word also holds a generation that every leave() to zero advances. Without it a waiter could
+/// miss its wake-up: it reads "count 0", finds also() false (the item still queued), and meanwhile
+/// a worker runs the item through enter() and leave() (0 -> 1 -> 0, no waiter bit yet, so no
+/// wake); the waiter's compare-and-swap 0 -> 0|waiters then succeeded on the unchanged word and it
+/// slept for good (a flush() that never returned under TSan). With the generation the CAS, or the
+/// FUTEX_WAIT's compare, fails and the waiter looks again. A stale value would need exactly 128
+/// runs to zero between a waiter's load and its sleep.
 class running_count {
   public:
     void enter() noexcept { state_.fetch_add(1, std::memory_order_acq_rel); }
@@ -136,15 +144,16 @@ class running_count {
         std::uint32_t next;
         do {
             next = old - 1;
-            if ((next & kCount) == 0) next &= ~kWaiters;
+            if ((next & kCount) == 0) next = ((old & kGeneration) + kGenerationOne) & kGeneration;
         } while (!state_.compare_exchange_weak(old, next, std::memory_order_acq_rel,
                                                std::memory_order_relaxed));
         if ((old & kWaiters) != 0 && (next & kCount) == 0) wake(&state_);
     }
     std::uint32_t count() const noexcept { return state_.load(std::memory_order_acquire) & kCount; }
     /// Wait until the count is zero and `also()` holds (evaluated each time the count is zero).
-    /// `also` may only turn true before a run enters and leaves (e.g. "not queued"): the wait is
-    /// woken by the leave() that brings the count to zero.
+    /// `also` may only turn true while a run is inside (between its enter() and leave(), e.g. "not
+    /// queued", cleared by the run itself): the wait is woken by the leave() that brings the count
+    /// to zero, and a run that both entered and left unseen changes the generation.
     template <class Also>
     void wait_idle(Also also) noexcept {
         for (;;) {
@@ -166,7 +175,9 @@ class running_count {
                 nullptr, nullptr, 0);
     }
     static constexpr std::uint32_t kWaiters = 0x80000000u;
-    static constexpr std::uint32_t kCount = 0x7fffffffu;
+    static constexpr std::uint32_t kGeneration = 0x7f000000u;
+    static constexpr std::uint32_t kGenerationOne = 0x01000000u;
+    static constexpr std::uint32_t kCount = 0x00ffffffu;
     std::atomic<std::uint32_t> state_{0};
 };
 
