@@ -201,8 +201,11 @@ void passive_pool::start_worker(unsigned index) {
         std::lock_guard g(workers_lock_);
         workers_.push_back(std::move(w));
     }
-    wp->thread = os::thread(wp->name, [this, wp] { loop(wp); });
+    // Counted before it starts: the new worker may take an item and finish it (its callback
+    // unblocking whoever waits on it) before this thread runs again, and size() must already
+    // include it then. all_asleep() only reads false until it first sleeps.
     count_.fetch_add(1, std::memory_order_acq_rel);
+    wp->thread = os::thread(wp->name, [this, wp] { loop(wp); });
 }
 
 bool passive_pool::all_asleep() noexcept {
