@@ -191,11 +191,23 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
     auto ctx = std::make_shared<bench_ctx>();
     ctx->done_fd = ::eventfd(0, EFD_CLOEXEC);
     CHECK(ctx->done_fd >= 0, "eventfd");
+    // Every round adds a new device, and the default policy spreads devices over the CPUs (its
+    // CPU is (device ordinal + MessageID) mod CPUs): round 1's ISR thread would land on the other
+    // CPU than round 0's. The raw waiter and the writer are placed from the ISR's CPU, so the
+    // ISR is pinned to the first allowed CPU by an explicit policy (§13: set in AddDevice;
+    // Priority Normal, as Undefined makes the call a no-op, §21 rule 15).
+    cpu_set_t allowed;
+    CHECK(::sched_getaffinity(0, sizeof allowed, &allowed) == 0, "sched_getaffinity");
+    int fixed_cpu = 0;
+    while (fixed_cpu < CPU_SETSIZE && !CPU_ISSET(fixed_cpu, &allowed))
+        ++fixed_cpu;
+    CHECK(fixed_cpu < 64, "no usable CPU below 64");
 
     wdfx::driver_config cfg;
     cfg.name = "wdfx-hil-bench";
     wdfx::interrupt irqobj;
-    cfg.on_device_add = [ctx, &irqobj](wdfx::driver, wdfx::device_init& init) -> wdfx::status {
+    cfg.on_device_add = [ctx, &irqobj, fixed_cpu](wdfx::driver,
+                                                  wdfx::device_init& init) -> wdfx::status {
         init.interrupt_preference = wdfx::interrupt_type::msi;
         init.pnp_power.on_prepare_hardware = [ctx](wdfx::device dev, const wdfx::resource_list&,
                                                    const wdfx::resource_list& tr) {
@@ -235,6 +247,8 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
         };
         auto irq = wdfx::interrupt::create(*dev, ic);
         if (!irq) return irq.code();
+        irq->set_policy(wdfx::interrupt_policy::specified_processors,
+                        wdfx::interrupt_priority::normal, 1ull << fixed_cpu);
         irqobj = *irq;
         return wdfx::status::success;
     };
@@ -253,7 +267,7 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
                rounds * n);
     for (auto* s : {&raw, &waiter, &isr, &dpc, &done})
         s->begin();
-    int isr_cpu = -1, writer_cpu = -1;
+    const int isr_cpu = fixed_cpu, writer_cpu = (fixed_cpu + 1) % ncpu;
     // One framework block: open, start, warm up, measure, remove.
     auto run_framework = [&](unsigned r, std::vector<std::uint64_t>& ri) {
         auto bus = wdfx::vfio::open(bdf);
@@ -261,12 +275,9 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
         auto d = drv->add_and_start(std::move(*bus));
         CHECK(d.ok(), "AddDevice + start: %s", d.err().describe().c_str());
         auto b = irqobj.get_binding();
-        CHECK(b.kind == wdfx::bus::irq_kind::msi && b.connected && b.cpu >= 0,
-              "not connected to MSI on a pinned ISR thread");
-        CHECK(isr_cpu < 0 || isr_cpu == b.cpu, "round %u: the ISR thread moved from CPU %d to %d",
-              r, isr_cpu, b.cpu);
-        isr_cpu = b.cpu;
-        writer_cpu = (isr_cpu + 1) % ncpu;
+        CHECK(b.kind == wdfx::bus::irq_kind::msi && b.connected && b.cpu == fixed_cpu,
+              "round %u: not connected to MSI on an ISR thread pinned to CPU %d (CPU %d)", r,
+              fixed_cpu, b.cpu);
         if (r == 0) {
             say("framework: MSI vector %u, ISR thread on CPU %d at SCHED_FIFO %d; writer on CPU %d",
                 b.bus_vector, b.cpu, b.sched_priority, writer_cpu);
@@ -297,8 +308,7 @@ int edu_bench(const std::string& bdf, unsigned rounds, unsigned n) {
     for (unsigned r = 0; r < rounds; ++r) {
         std::vector<std::uint64_t> rr, rw, ri;
         // Alternating order (F W R, then W R F, ...): the guest's speed drifts while it runs, and
-        // whichever side always went first took the drift. Round 0 starts with the framework: its
-        // ISR CPU (the default policy's) places the raw waiter too.
+        // whichever side always went first took the drift. The raw waiter runs on the ISR's CPU.
         if (r % 2 == 0) {
             run_framework(r, ri);
             raw_waiter(bdf, isr_cpu, writer_cpu, warmup, n, waiter, rw);

@@ -108,6 +108,22 @@ void print_activity(const char* when, const edu::activity& a) {
         (unsigned long long)a.hardware_releases);
 }
 
+/// The driver's counters once `want` signals since `base` have reached its ISR. An ISR thread
+/// reads the eventfd counter and then runs the ISR, so the call that claims a raise may hold a
+/// count read before the raise's own signal (and triggers written meanwhile, e.g. while it waited
+/// for the interrupt lock) reached the eventfd: when raise() returns, those signals may still be
+/// on their way to the next ISR call. Waits on the ISR's counters; a lost signal fails.
+edu::activity settled(edu::driver& drv, const edu::activity& base, std::uint64_t want) {
+    const std::uint64_t until = now_ns() + 30'000'000'000ull;  // a hang guard, not a timing check
+    for (;;) {
+        edu::activity a = drv.get_activity();
+        if (a.isr_signals - base.isr_signals >= want) return a;
+        CHECK(now_ns() < until, "only %llu of %llu signals reached the ISR (a signal was lost)",
+              (unsigned long long)(a.isr_signals - base.isr_signals), (unsigned long long)want);
+        std::this_thread::yield();
+    }
+}
+
 }  // namespace
 
 // ---- edu <vfio|uio> <bdf> [intx] [passive] [dma64]
@@ -232,7 +248,7 @@ int edu_case(const std::string& bus, const std::string& bdf,
             wdfx::status st = drv->raise(kRaiseBit);
             CHECK(wdfx::nt_success(st), "raise after trigger %u: %s", i, wdfx::status_name(st));
         }
-        edu::activity a1 = drv->get_activity();
+        edu::activity a1 = settled(*drv, a0, 2 * each);
         std::uint64_t sig1 = a1.isr_signals - a0.isr_signals, calls1 = a1.isr_calls - a0.isr_calls;
         say("%u triggers, each followed by a raise: %llu signals in %llu ISR calls", each,
             (unsigned long long)sig1, (unsigned long long)calls1);
@@ -248,8 +264,9 @@ int edu_case(const std::string& bus, const std::string& bdf,
               (unsigned long long)sig1, 2 * each, (unsigned long long)slack1);
         CHECK(calls1 >= each && calls1 <= sig1, "%llu ISR calls for %u trigger+raise pairs",
               (unsigned long long)calls1, each);
-        // A burst while the interrupt lock is held: the ISR thread cannot run, the eventfd
-        // counter coalesces the signals, and the ISR is told how many it got (§19.2).
+        // A burst while the interrupt lock is held: the ISR cannot run (its thread may have read
+        // the first signals and wait for the lock), the eventfd counter coalesces the rest, and
+        // the ISR is told how many each call got (§19.2).
         irq.acquire_lock();
         for (unsigned i = 0; i < burst; ++i) {
             auto t = busdev->trigger(b.kind, b.bus_vector);
@@ -258,7 +275,7 @@ int edu_case(const std::string& bus, const std::string& bdf,
         irq.release_lock();
         wdfx::status st = drv->raise(kRaiseBit);
         CHECK(wdfx::nt_success(st), "raise after the burst: %s", wdfx::status_name(st));
-        edu::activity a2 = drv->get_activity();
+        edu::activity a2 = settled(*drv, a1, burst + 1);
         std::uint64_t sig2 = a2.isr_signals - a1.isr_signals, calls2 = a2.isr_calls - a1.isr_calls;
         say("a burst of %u triggers under the interrupt lock, then a raise: %llu signals in %llu "
             "ISR calls",
