@@ -819,6 +819,40 @@ TEST_CASE(
         CHECK(r.d0_exit_thread == "wdfx-pnp");
         CHECK_FALSE(r.irqs[0].is_valid());
     }
+    SUBCASE("the device stops answering and nobody says so: the presence probe notices") {
+        // What a VFIO device whose hardware went away looks like (design.md: all-ones reads):
+        // vfio-pci raises nothing. The probe (WDFX_PRESENCE_MS, 1 s by default) reads config
+        // space on the PnP event thread and takes the surprise-removal path.
+        rig r(2);
+        sim_harness h(r.options(), r.init(), r.create());
+        REQUIRE(nt_success(h.start()));
+        const std::size_t mark = r.log.size();
+        h.sim->vanish();
+        REQUIRE(r.releases.wait_for_at_least(1));
+        REQUIRE(r.destroyed->wait_for_at_least(1));
+        h.dev = device();
+        CHECK(r.log.since(mark) ==
+              log_t{"SurpriseRemoval", "PreInterruptsDisabled D3Final attached=11", disable(1),
+                    disable(0), "D0Exit D3Final attached=00", "ReleaseHardware"});
+        CHECK(r.d0_exit_thread == "wdfx-pnp");
+        CHECK_FALSE(r.irqs[0].is_valid());
+    }
+    SUBCASE("a removal request for a device that no longer answers is a surprise removal") {
+        // vfio-pci relays the kernel's remove of a device that vanished (surprise hot-removal)
+        // as the same request IRQ as an orderly unbind: the hardware decides which path runs.
+        rig r(2);
+        sim_harness h(r.options(), r.init(), r.create());
+        REQUIRE(nt_success(h.start()));
+        const std::size_t mark = r.log.size();
+        h.sim->vanish();
+        h.sim->request_removal();
+        REQUIRE(r.releases.wait_for_at_least(1));
+        REQUIRE(r.destroyed->wait_for_at_least(1));
+        h.dev = device();
+        REQUIRE_FALSE(r.log.since(mark).empty());
+        CHECK(r.log.since(mark).front() == "SurpriseRemoval");
+        CHECK(r.log.since(mark).back() == "ReleaseHardware");
+    }
     SUBCASE("the PnP manager's surprise_remove") {
         rig r(2);
         sim_harness h(r.options(), r.init(), r.create());

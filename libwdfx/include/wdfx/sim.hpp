@@ -117,6 +117,10 @@ class device final : public bus::device {
     // -------------------------------------------------------------------------
     /// BAR reads return all ones (a device that stopped answering) while on.
     void inject_all_ones(bool on);
+    /// The device stops answering and nobody says so (a link that went down, as a VFIO device
+    /// whose hardware is gone looks): config space and BAR reads return all ones, writes go
+    /// nowhere, and no event is raised. The framework's presence probe must notice.
+    void vanish();
     /// An orderly removal request (VFIO's request IRQ): the hardware is still there.
     void request_removal();
     /// The device vanished: all-ones reads, ENODEV from every operation, a device_gone event.

@@ -1,7 +1,9 @@
 // WDFDEVICE: the PnP/power sequence of wdf-semantics §8.3 with its failure paths (§21 rules 4-5).
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <system_error>
 
 #include <wdfx/device.hpp>
 #include <wdfx/driver.hpp>
@@ -12,6 +14,8 @@
 #include "core/verifier.hpp"
 #include "exec/context.hpp"
 #include "exec/pnp_thread.hpp"
+#include "exec/runtime.hpp"
+#include "exec/timer_service.hpp"
 #include "os/log.hpp"
 
 namespace wdfx {
@@ -97,7 +101,82 @@ device_impl::device_impl(driver_impl* d, device_init& init, bool passive_level)
     file_config = init.file_config;
 }
 
-device_impl::~device_impl() = default;
+/// The presence probe's timer: expires on the timer thread (DISPATCH), where a config read does
+/// not belong; it hands the probe to the PnP event thread, by handle (a device deleted meanwhile
+/// is ignored), at most one queued at a time.
+class device_impl::presence_probe final : public timer_service::client {
+  public:
+    explicit presence_probe(std::uint64_t h) noexcept : h_(h) {}
+    void expired() noexcept override {
+        auto* d = static_cast<device_impl*>(handle_lookup(h_, object_type::device));
+        if (d == nullptr || d->presence_check_queued.exchange(true)) return;
+        std::uint64_t h = h_;
+        post_pnp_event([h] {
+            if (auto* dev = static_cast<device_impl*>(handle_lookup(h, object_type::device))) {
+                dev->presence_check_queued = false;
+                dev->check_presence();
+            }
+        });
+    }
+    bool armed = false;
+
+  private:
+    const std::uint64_t h_;
+};
+
+device_impl::~device_impl() {
+    stop_presence_probe();
+}
+
+bool device_impl::hardware_present() {
+    if (!bus) return true;
+    // The revision/class dword: vfio-pci virtualises the vendor and device IDs (they read back
+    // even from a device that is gone) but passes this one through to the hardware, and no
+    // function that answers has class 0xffffff. A read that fails with ENODEV/EIO/ENXIO says
+    // the same.
+    std::byte b[4];
+    auto r = bus->config_read(0x08, b);
+    if (!r) {
+        const int e = r.err().code.value();
+        return !(r.err().code.category() == std::system_category() &&
+                 (e == ENODEV || e == EIO || e == ENXIO));
+    }
+    if (*r != sizeof b) return true;
+    for (std::byte x : b)
+        if (x != std::byte{0xff}) return true;
+    return false;
+}
+
+void device_impl::check_presence() {
+    {
+        std::lock_guard g(pnp_lock);
+        if (state.load() != device_state::started || removing) return;
+        if (hardware_present()) return;
+    }
+    os::log_fields(os::log_level::warning, name.c_str(), -1,
+                   "%s: the device no longer answers (config space reads all ones): it is gone, "
+                   "handled as a surprise removal",
+                   name.c_str());
+    remove(true);
+}
+
+void device_impl::arm_presence_probe() {
+    const unsigned ms = runtime::get().config().presence_ms;
+    if (!bus || ms == 0) return;
+    if (!presence) presence = std::make_unique<presence_probe>(handle());
+    if (presence->armed) return;
+    presence->armed = true;
+    const std::uint64_t period = std::uint64_t{ms} * 1000000ull;
+    runtime::get().timers().arm(presence.get(), timer_service::now_ns() + period, period);
+}
+
+void device_impl::stop_presence_probe() {
+    if (!presence || !presence->armed) return;
+    auto& t = runtime::get().timers();
+    t.cancel(presence.get());
+    t.sync();  // after this the timer thread never calls the probe again
+    presence->armed = false;
+}
 
 synchronization_scope device_impl::effective_scope() const noexcept {
     if (sync_scope != synchronization_scope::inherit_from_parent) return sync_scope;
@@ -473,6 +552,7 @@ status device_impl::start() {
         return st;
     }
     state = device_state::started;
+    arm_presence_probe();
     return status::success;
 }
 
@@ -492,8 +572,8 @@ status device_impl::stop(bool surprise) {
     } else {
         return status::success;
     }
-    (void)surprise;
-    if (bus) (void)bus->set_bus_master(false);  // before DMA mappings go away
+    // Before DMA mappings go away; a device that is gone is not touched.
+    if (bus && !surprise) (void)bus->set_bus_master(false);
     release_hardware();
     state = device_state::stopped;
     return st;
@@ -585,6 +665,7 @@ void device_impl::remove(bool surprise) {
         }
         state = device_state::removed;
     }
+    stop_presence_probe();
     if (bus) bus->set_event_handler({});
     delete_tree();
 }
@@ -596,6 +677,18 @@ void device_impl::dispose() {
 void device_impl::on_bus_event(bus::event_kind k) {
     switch (k) {
         case bus::event_kind::removal_requested:
+            // vfio-pci relays the kernel's remove, orderly (an unbind, a hot-unplug through the
+            // slot) or not (a surprise hot-removal: the kernel removes a device that is gone
+            // the same way). Only the hardware can tell: a device that no longer answers is not
+            // touched again (§8.2: the surprise-removal path).
+            if (!hardware_present()) {
+                os::log(os::log_level::warning,
+                        "%s: removal requested by the bus, and the device no longer answers "
+                        "(config space reads all ones): surprise removal",
+                        name.c_str());
+                remove(true);
+                break;
+            }
             os::log(os::log_level::info, "%s: removal requested by the bus: stopping the device",
                     name.c_str());
             remove(false);

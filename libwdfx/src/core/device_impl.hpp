@@ -89,6 +89,20 @@ class device_impl final : public object_impl {
 
     void on_bus_event(bus::event_kind k);
 
+    /// Surprise removal that no bus event announces (design.md: "a device that vanished").
+    /// vfio-pci keeps a device whose hardware went away (a link down, a card pulled from a slot
+    /// without hot-plug) until the process lets go, and the only sign is that nothing answers:
+    /// config and BAR reads complete with all ones. While started, the device is probed every
+    /// WDFX_PRESENCE_MS (one config read on the PnP event thread, never on an ISR's path), and
+    /// a removal request is checked the same way before the orderly path is taken.
+    bool hardware_present();
+    void check_presence();
+    void arm_presence_probe();
+    void stop_presence_probe();
+    class presence_probe;
+    std::unique_ptr<presence_probe> presence;
+    std::atomic<bool> presence_check_queued{false};
+
   private:
     status build_resources();
     void match_resources();

@@ -421,6 +421,8 @@ runtime_config config_from_env() {
     if (const char* e = std::getenv("WDFX_POOL_THREADS"))
         c.pool_threads = static_cast<unsigned>(std::atoi(e));
     if (const char* e = std::getenv("WDFX_DPC")) c.dpc_inline = std::strcmp(e, "inline") == 0;
+    if (const char* e = std::getenv("WDFX_PRESENCE_MS"))
+        c.presence_ms = static_cast<unsigned>(std::strtoul(e, nullptr, 10));
     if (c.pool_threads == 0) c.pool_threads = static_cast<unsigned>(std::max(2, os::cpu_count()));
     if (const char* e = std::getenv("WDFX_POOL_MAX"))
         c.pool_max = static_cast<unsigned>(std::atoi(e));

@@ -29,12 +29,15 @@ namespace wdfx::detail {
 
 /// Scheduling plan (environment): WDFX_REALTIME=0 disables SCHED_FIFO for every framework thread
 /// (sanitizer runs, shared machines); WDFX_POOL_THREADS=N sizes the pool; WDFX_POOL_MAX=N caps
-/// its growth (passive_pool); WDFX_DPC=inline runs DPCs on the ISR thread right after the ISR.
+/// its growth (passive_pool); WDFX_DPC=inline runs DPCs on the ISR thread right after the ISR;
+/// WDFX_PRESENCE_MS=N probes each started device's presence every N ms (device_impl).
 struct runtime_config {
     bool realtime = true;
     unsigned pool_threads = 0;  // 0: max(2, CPUs)
     unsigned pool_max = 0;      // 0: max(64, pool_threads); below pool_threads: pool_threads
     bool dpc_inline = false;
+    /// WDFX_PRESENCE_MS: how often a started device's presence is probed (0: never).
+    unsigned presence_ms = 1000;
     int dpc_fifo_priority = 10;
     int isr_fifo_priority[4] = {50, 30, 50,
                                 70};  // by interrupt_priority: undefined, low, normal, high

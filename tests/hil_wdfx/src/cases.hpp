@@ -13,6 +13,7 @@ int edu_busy_group(const std::string& self, const std::string& bdf);
 int edu_reset(const std::string& bdf, bool expect_ok);
 int edu_sysfs_unbind(const std::string& bus, const std::string& bdf);
 int edu_unplug(const std::string& bdf);
+int edu_vanish(const std::string& bdf);
 int nonroot(const std::string& bdf, const std::string& mode);
 int edu_bench(const std::string& bdf, unsigned rounds, unsigned n);
 int nvme_case(const std::string& bdf, const std::string& mode);

@@ -554,6 +554,87 @@ int edu_unplug(const std::string& bdf) {
     return 0;
 }
 
+// ---- edu-vanish <bdf>: the device stops answering while the driver runs
+// ------------------------------------------------------------------------------------------
+// QEMU cannot pull a card out, but it routes config cycles by the bridges' bus numbers, as
+// hardware does: with its root port's secondary and subordinate bus numbers moved away, edu's
+// config space reads all ones through vfio-pci (which passes the class dword through), as a
+// device behind a link that went down does, and nothing tells the kernel or vfio-pci. The
+// framework's presence probe (WDFX_PRESENCE_MS, 1 s) must take the surprise-removal path.
+
+namespace {
+std::string parent_bridge(const std::string& bdf) {
+    char buf[4096];
+    std::string link = "/sys/bus/pci/devices/" + bdf;
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return {};
+    buf[n] = '\0';
+    std::string path(buf);  // ../../../devices/pci0000:00/0000:00:02.0/0000:01:00.0
+    std::size_t last = path.rfind('/');
+    if (last == std::string::npos || last == 0) return {};
+    std::size_t prev = path.rfind('/', last - 1);
+    std::string parent = path.substr(prev + 1, last - prev - 1);
+    return parent.rfind("pci", 0) == 0 ? std::string() : parent;  // on the root bus: none
+}
+
+bool config_bytes(const std::string& bdf, off_t off, std::uint8_t* b, std::size_t n, bool write) {
+    std::string path = "/sys/bus/pci/devices/" + bdf + "/config";
+    int fd = ::open(path.c_str(), (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t r = write ? ::pwrite(fd, b, n, off) : ::pread(fd, b, n, off);
+    ::close(fd);
+    return r == static_cast<ssize_t>(n);
+}
+}  // namespace
+
+int edu_vanish(const std::string& bdf) {
+    hil_deadline(100, "the vanish case");
+    const std::string rp = parent_bridge(bdf);
+    CHECK(!rp.empty(), "%s is not behind a bridge", bdf.c_str());
+    std::uint8_t bus[3];  // primary, secondary, subordinate
+    CHECK(config_bytes(rp, 0x18, bus, 3, false), "reading the bus numbers of %s", rp.c_str());
+    say("%s behind %s: primary %u, secondary %u, subordinate %u", bdf.c_str(), rp.c_str(), bus[0],
+        bus[1], bus[2]);
+    auto drv = make_driver({});
+    attach(*drv, open_bus("vfio", bdf));
+    run_factorials(*drv, 1, nullptr);
+    stderr_capture cap;
+    cap.start();
+    std::uint8_t away[2] = {0x40, 0x40};  // a bus number nothing uses
+    std::uint64_t t0 = now_ns();
+    CHECK(config_bytes(rp, 0x19, away, 2, true), "moving the bus numbers of %s", rp.c_str());
+    std::uint8_t cls[4];
+    bool unreachable = config_bytes(bdf, 0x08, cls, 4, false) && cls[0] == 0xff && cls[1] == 0xff &&
+                       cls[2] == 0xff && cls[3] == 0xff;
+    bool released = drv->wait_released(1, 20s);
+    std::uint64_t t_rel = now_ns();
+    // Back before the device is closed: vfio-pci's release resets the function and waits for it
+    // to answer again.
+    bool restored = config_bytes(rp, 0x19, bus + 1, 2, true);
+    std::string log = cap.stop();
+    CHECK(restored, "restoring the bus numbers of %s", rp.c_str());
+    CHECK(unreachable, "edu's config space still answered with its bus numbers moved");
+    CHECK(released, "ReleaseHardware did not run: the vanished device was not noticed");
+    auto a = drv->get_activity();
+    print_activity("after the device vanished", a);
+    CHECK(a.d0_exits == 1 && a.hardware_releases == 1, "D0 exits %llu, releases %llu",
+          (unsigned long long)a.d0_exits, (unsigned long long)a.hardware_releases);
+    CHECK(contains(log, "no longer answers") && contains(log, "surprise removal"),
+          "the log does not report a surprise removal of a device that no longer answers");
+    double ms = static_cast<double>(t_rel - t0) / 1e6;
+    say("config space unreachable -> surprise removal, D0Exit and ReleaseHardware: %.1f ms", ms);
+    figure("vanish", "unreachable_to_released_ms", ms);
+    hil_figures_write();
+    drv.reset();
+    // The device answers again: a new driver instance runs factorials on it.
+    auto again = make_driver({});
+    attach(*again, open_bus("vfio", bdf));
+    run_factorials(*again, 1, nullptr);
+    again.reset();
+    say("VANISH PASS");
+    return 0;
+}
+
 // ---- unprivileged runs
 // ------------------------------------------------------------------------------------------
 

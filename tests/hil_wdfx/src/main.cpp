@@ -9,6 +9,7 @@
 //   wdfx_hil edu-reset <bdf> ok|unsupported          device::reset with / without a method
 //   wdfx_hil edu-unbind vfio|uio <bdf>               sysfs unbind of the bus driver while running
 //   wdfx_hil edu-unplug <bdf>                        QMP device_del while running
+//   wdfx_hil edu-vanish <bdf>                        the device stops answering while running
 //   wdfx_hil nonroot <bdf> ok|memlock|noaccess       unprivileged runs
 //   wdfx_hil bench <bdf> [rounds] [n]                framework vs raw VFIO MSI round trips
 //   wdfx_hil nvme <bdf> msix|reset|tools             the NVMe test driver (MSI-X vectors)
@@ -34,7 +35,8 @@ namespace {
 int usage() {
     std::fputs(
         "usage: wdfx_hil <case> <args>: conformance, edu, edu-busy, try-open, edu-reset, "
-        "edu-unbind, edu-unplug, nonroot, bench, nvme, wait-path, as-user (see main.cpp)\n",
+        "edu-unbind, edu-unplug, edu-vanish, nonroot, bench, nvme, wait-path, as-user (see "
+        "main.cpp)\n",
         stderr);
     return 2;
 }
@@ -92,6 +94,7 @@ int main(int argc, char** argv) {
     if (cmd == "edu-reset" && a.size() == 2) return hil::edu_reset(a[0], a[1] == "ok");
     if (cmd == "edu-unbind" && a.size() == 2) return hil::edu_sysfs_unbind(a[0], a[1]);
     if (cmd == "edu-unplug") return hil::edu_unplug(a[0]);
+    if (cmd == "edu-vanish") return hil::edu_vanish(a[0]);
     if (cmd == "nonroot" && a.size() == 2) return hil::nonroot(a[0], a[1]);
     if (cmd == "bench") return hil::edu_bench(a[0], num(1, 4), num(2, 2000));
     if (cmd == "nvme" && a.size() == 2) return hil::nvme_case(a[0], a[1]);

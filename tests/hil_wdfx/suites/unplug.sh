@@ -4,4 +4,6 @@
 B=$(hil_bdf 1234:11e8) || { hil_log "no edu device"; exit 1; }
 # Alone behind its root port, edu has a reset method (a secondary bus reset).
 hil_case wdfx_edu_bus_reset wdfx_hil edu-reset "$B" ok
+# Config space unreachable (root port bus numbers moved, then restored): surprise removal.
+hil_case wdfx_edu_vanish wdfx_hil edu-vanish "$B"
 hil_case wdfx_edu_unplug wdfx_hil edu-unplug "$B"

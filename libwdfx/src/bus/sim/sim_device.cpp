@@ -49,6 +49,7 @@ struct device::state {
     // faults
     bool all_ones = false;
     bool gone = false;
+    bool unreachable = false;  // vanish(): nothing answers, and nobody said so
     std::array<int, static_cast<std::size_t>(operation::count)> fail_errno{};
     std::array<unsigned, static_cast<std::size_t>(operation::count)> fail_count{};
     std::function<void(bus::event_kind)> events;
@@ -89,7 +90,7 @@ class device::bar_model final : public register_model {
     std::uint64_t read(std::uint32_t bar, std::uint64_t off, unsigned width) noexcept override {
         {
             os::pi_guard g(d_.s_->lock);
-            if (d_.s_->gone || d_.s_->all_ones)
+            if (d_.s_->gone || d_.s_->all_ones || d_.s_->unreachable)
                 return width == 8 ? kAllOnes : (kAllOnes >> (64 - 8 * width));
         }
         if (!d_.model_) return 0;
@@ -99,7 +100,8 @@ class device::bar_model final : public register_model {
                std::uint64_t v) noexcept override {
         {
             os::pi_guard g(d_.s_->lock);
-            if (d_.s_->gone) return;  // writes to a vanished device go nowhere
+            if (d_.s_->gone || d_.s_->unreachable)
+                return;  // writes to a vanished device go nowhere
         }
         if (d_.model_) d_.model_->write(bar, off, width, v);
     }
@@ -267,7 +269,10 @@ result<std::size_t> device::config_read(std::uint32_t offset, std::span<std::byt
         return error::from_errno(e, name() + ": config read");
     if (offset >= s_->config.size()) return std::size_t{0};
     std::size_t n = std::min(out.size(), s_->config.size() - offset);
-    std::memcpy(out.data(), s_->config.data() + offset, n);
+    if (s_->unreachable)  // no function answers: the root complex completes with all ones
+        std::memset(out.data(), 0xff, n);
+    else
+        std::memcpy(out.data(), s_->config.data() + offset, n);
     return n;
 }
 
@@ -276,6 +281,7 @@ result<std::size_t> device::config_write(std::uint32_t offset, std::span<const s
     if (s_->gone) return gone_error(name());
     if (int e = s_->take_failure(operation::config_write))
         return error::from_errno(e, name() + ": config write");
+    if (s_->unreachable) return in.size();  // goes nowhere
     // Only the command register is writable here (bus master, INTx disable), as vfio-pci
     // virtualises the rest.
     for (std::size_t i = 0; i < in.size(); ++i) {
@@ -579,6 +585,11 @@ bool device::bus_master() const {
 void device::inject_all_ones(bool on) {
     os::pi_guard g(s_->lock);
     s_->all_ones = on;
+}
+
+void device::vanish() {
+    os::pi_guard g(s_->lock);
+    s_->unreachable = true;
 }
 
 void device::request_removal() {
