@@ -85,7 +85,9 @@ class device {
 
     virtual std::uint32_t num_regions() const = 0;
     virtual result<region_info> region(std::uint32_t index) const = 0;
-    /// Map a whole BAR for register access (a model-served block on the sim bus).
+    /// Map a whole BAR for register access (a model-served block on the sim bus, and on a VFIO
+    /// region that can be mmapped only in parts: the areas mapped, the rest through
+    /// pread/pwrite).
     virtual result<register_block> map_region(std::uint32_t index) = 0;
     virtual void unmap_region(std::uint32_t index) = 0;
     /// pread/pwrite-style access for regions or parts that cannot be mapped.

@@ -27,6 +27,7 @@
 
 #include <wdfx/vfio.hpp>
 
+#include "bus/vfio/sparse_region.hpp"
 #include "os/fd.hpp"
 #include "os/log.hpp"
 #include "os/thread.hpp"
@@ -98,6 +99,7 @@ class vfio_device final : public bus::device {
   public:
     ~vfio_device() override {
         stop_events();
+        sparse_.clear();
         for (auto& m : maps_)
             if (m.second.addr != nullptr) ::munmap(m.second.addr, m.second.size);
         // Unmap every DMA mapping still there (the IOMMU forgets them when the container closes,
@@ -226,6 +228,17 @@ class vfio_device final : public bus::device {
         if (index >= regions_.size() || !regions_[index].valid || regions_[index].info.size == 0)
             return errno_error(EINVAL, bdf_ + ": BAR " + std::to_string(index) + " is empty");
         const auto& r = regions_[index];
+        if (!r.info.mappable && !r.info.io_port && !r.info.sparse.empty()) {
+            // Sparse: the areas mapped, the holes through pread/pwrite (sparse_region).
+            auto it = sparse_.find(index);
+            if (it == sparse_.end()) {
+                auto sp = sparse_region::map(dev_.get(), r.offset, r.info.size, r.info.sparse,
+                                             index, bdf_);
+                if (!sp) return sp.err();
+                it = sparse_.emplace(index, std::move(*sp)).first;
+            }
+            return it->second->block();
+        }
         if (!r.info.mappable || r.info.io_port)
             return errno_error(ENOTSUP, bdf_ + ": region " + std::to_string(index) +
                                             " cannot be mmapped (use region_read/region_write)");
@@ -242,6 +255,7 @@ class vfio_device final : public bus::device {
 
     void unmap_region(std::uint32_t index) override {
         std::lock_guard g(lock_);
+        sparse_.erase(index);
         auto it = maps_.find(index);
         if (it == maps_.end()) return;
         ::munmap(it->second.addr, it->second.size);
@@ -688,6 +702,7 @@ class vfio_device final : public bus::device {
     bus::pci_id id_;
     std::mutex lock_;
     std::map<std::uint32_t, mapping> maps_;
+    std::map<std::uint32_t, std::unique_ptr<sparse_region>> sparse_;
     std::map<std::uint64_t, std::size_t> dma_;
     bool intx_enabled_ = false;
     os::unique_fd unmask_efd_;
