@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "exec/health.hpp"
 #include "os/sync.hpp"
 #include "test_support.hpp"
 
@@ -592,4 +594,35 @@ TEST_CASE(
     CHECK(returned.load());
     CHECK(looks.load() == 2);  // it looked again and found the item idle
     CHECK(rc.count() == 0);
+}
+
+TEST_CASE(
+    "exec service watchdog: an interrupt eventfd readable at every look is stuck only while its "
+    "ISR thread makes no progress") {
+    // A device that interrupts faster than its ISR thread drains finds the eventfd readable at
+    // each of the watchdog's looks: busy, not stuck, as long as ISR calls keep happening.
+    int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    REQUIRE(fd >= 0);
+    std::uint64_t one = 1;
+    REQUIRE(::write(fd, &one, sizeof one) == sizeof one);  // readable from now on
+    wdfx::detail::busy_slot drainer;
+    drainer.what = "wdfx-isr/test";
+    wdfx::detail::register_watched_eventfd(fd, "wdfx-isr/test", &drainer);
+    constexpr std::uint64_t kNever = ~0ull;
+    // Bound 0: any two looks at a readable, unprogressing eventfd are "undrained".
+    CHECK(wdfx::detail::runtime_health(kNever, 0).empty());  // first look: readable since now
+    drainer.enter();                                         // an ISR call in between
+    drainer.leave();
+    CHECK(wdfx::detail::runtime_health(kNever, 0).empty());  // progress: not stuck
+    drainer.enter();
+    drainer.leave();
+    CHECK(wdfx::detail::runtime_health(kNever, 0).empty());
+    std::string stuck = wdfx::detail::runtime_health(kNever, 0);  // no ISR call since
+    CHECK(stuck.find("wdfx-isr/test: interrupt signals undrained") != std::string::npos);
+    // Drained: healthy again, whatever came before.
+    std::uint64_t v;
+    REQUIRE(::read(fd, &v, sizeof v) == sizeof v);
+    CHECK(wdfx::detail::runtime_health(kNever, 0).empty());
+    wdfx::detail::unregister_watched_eventfd(fd);
+    ::close(fd);
 }

@@ -17,7 +17,9 @@ std::mutex g_lock;
 std::vector<busy_slot*> g_slots;
 struct watched {
     const char* what;
+    const busy_slot* drainer = nullptr;
     std::uint64_t readable_since_ns = 0;  // 0: not readable at the last look
+    std::uint32_t entries_then = 0;       // the drainer's entries when it became readable
 };
 std::map<int, watched> g_fds;
 }  // namespace
@@ -49,9 +51,9 @@ void unregister_busy_slot(busy_slot* s) {
     g_slots.erase(std::remove(g_slots.begin(), g_slots.end(), s), g_slots.end());
 }
 
-void register_watched_eventfd(int fd, const char* what) {
+void register_watched_eventfd(int fd, const char* what, const busy_slot* drainer) {
     std::lock_guard g(g_lock);
-    g_fds[fd] = watched{what, 0};
+    g_fds[fd] = watched{what, drainer, 0, 0};
 }
 
 void unregister_watched_eventfd(int fd) {
@@ -79,8 +81,12 @@ std::string runtime_health(std::uint64_t callback_bound_ns, std::uint64_t eventf
             w.readable_since_ns = 0;
             continue;
         }
-        if (w.readable_since_ns == 0) {
+        const std::uint32_t entries =
+            w.drainer != nullptr ? w.drainer->entries.load(std::memory_order_relaxed) : 0;
+        if (w.readable_since_ns == 0 || entries != w.entries_then) {
+            // Newly readable, or drained and readable again since (busy, making progress).
             w.readable_since_ns = now;
+            w.entries_then = entries;
         } else if (now - w.readable_since_ns > eventfd_bound_ns) {
             return std::string(w.what) + ": interrupt signals undrained for " +
                    std::to_string((now - w.readable_since_ns) / 1000000) + " ms";

@@ -124,7 +124,7 @@ std::unique_ptr<isr_vector> isr_vector::create(const params& p, std::string* why
     isr_vector* raw = v.get();
     raw->busy_slot_.what = raw->p_.thread_name.c_str();
     register_busy_slot(&raw->busy_slot_);
-    register_watched_eventfd(raw->efd_.get(), raw->p_.thread_name.c_str());
+    register_watched_eventfd(raw->efd_.get(), raw->p_.thread_name.c_str(), &raw->busy_slot_);
     switch (p.strategy) {
         case wait_strategy::block:
             v->thread_ = os::thread(p.thread_name, [raw] { raw->run_blocking(); });
