@@ -101,16 +101,18 @@ device_impl::device_impl(driver_impl* d, device_init& init, bool passive_level)
     file_config = init.file_config;
 }
 
-/// The presence probe's timer: expires on the timer thread (DISPATCH), where a config read does
-/// not belong; it hands the probe to the PnP event thread, by handle (a device deleted meanwhile
-/// is ignored), at most one queued at a time.
+/// The presence probe's timer. It expires on the timer thread (DISPATCH) and reads the device's
+/// config space there: one pread on VFIO, no allocation and no lock (the zero-allocation rule of
+/// the runtime's threads holds for it too). Only a device that no longer answers goes on to the
+/// PnP event thread, which checks again under the PnP lock. The device outlives every expiry:
+/// stop_presence_probe() cancels and syncs the timer before the device goes.
 class device_impl::presence_probe final : public timer_service::client {
   public:
-    explicit presence_probe(std::uint64_t h) noexcept : h_(h) {}
+    explicit presence_probe(device_impl* d) noexcept : d_(d) {}
     void expired() noexcept override {
-        auto* d = static_cast<device_impl*>(handle_lookup(h_, object_type::device));
-        if (d == nullptr || d->presence_check_queued.exchange(true)) return;
-        std::uint64_t h = h_;
+        if (d_->state.load() != device_state::started || d_->hardware_present()) return;
+        if (d_->presence_check_queued.exchange(true)) return;
+        std::uint64_t h = d_->handle();
         post_pnp_event([h] {
             if (auto* dev = static_cast<device_impl*>(handle_lookup(h, object_type::device))) {
                 dev->presence_check_queued = false;
@@ -121,7 +123,7 @@ class device_impl::presence_probe final : public timer_service::client {
     bool armed = false;
 
   private:
-    const std::uint64_t h_;
+    device_impl* const d_;
 };
 
 device_impl::~device_impl() {
@@ -163,7 +165,7 @@ void device_impl::check_presence() {
 void device_impl::arm_presence_probe() {
     const unsigned ms = runtime::get().config().presence_ms;
     if (!bus || ms == 0) return;
-    if (!presence) presence = std::make_unique<presence_probe>(handle());
+    if (!presence) presence = std::make_unique<presence_probe>(this);
     if (presence->armed) return;
     presence->armed = true;
     const std::uint64_t period = std::uint64_t{ms} * 1000000ull;

@@ -93,8 +93,8 @@ class device_impl final : public object_impl {
     /// vfio-pci keeps a device whose hardware went away (a link down, a card pulled from a slot
     /// without hot-plug) until the process lets go, and the only sign is that nothing answers:
     /// config and BAR reads complete with all ones. While started, the device is probed every
-    /// WDFX_PRESENCE_MS (one config read on the PnP event thread, never on an ISR's path), and
-    /// a removal request is checked the same way before the orderly path is taken.
+    /// WDFX_PRESENCE_MS (one config read on the timer thread, never on an ISR's path), and a
+    /// removal request is checked the same way before the orderly path is taken.
     bool hardware_present();
     void check_presence();
     void arm_presence_probe();
