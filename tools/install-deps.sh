@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything wdfx needs on Debian bookworm: the build (compiler, CMake, Boost, libpci,
-# liburing, doctest), the HIL harness (QEMU, busybox, mmdebstrap, ...) and the plotting used by the
-# benchmark. Idempotent: does nothing when every package is already there.
+# liburing, doctest), the protocol fuzzer (clang and its libFuzzer/sanitizer runtimes: the ASan
+# pass of run-tests.sh builds it), the HIL harness (QEMU, busybox, mmdebstrap, ...) and the plotting
+# used by the benchmark. Idempotent: does nothing when every package is already there.
 set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config
   libboost-dev libboost-program-options-dev libpci-dev liburing-dev doctest-dev libsystemd-dev
   libfuse3-dev
+  clang-14 libclang-rt-14-dev
   qemu-system-x86 busybox-static cpio xz-utils e2fsprogs mmdebstrap bc python3 kmod
   gnuplot-nox
 )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command that installs, builds and runs every test of wdfx:
 #   1. plain build (-Werror): unit tests (ctest -LE hil)
-#   2. ASan+UBSan build: unit tests
+#   2. ASan+UBSan build: unit tests, and the protocol parser's libFuzzer target (built with clang,
+#      WDFX_FUZZ=ON) for a fixed-seed run
 #   3. TSan build: unit tests
 #   4. plain build: hardware-in-the-loop tests in a QEMU guest (ctest -L hil)
 # It ends with one line "N passed, N failed" summing every pass. Exit status 0 iff nothing failed.
@@ -55,7 +56,7 @@ for p in $passes; do
       else total_fail=$((total_fail + 1)); fi ;;
     asan)
       if configure_and_build asan -DCMAKE_BUILD_TYPE=Debug -DWDFX_SANITIZER=address,undefined \
-          -DWDFX_BUILD_HIL=OFF -DWDFX_BUILD_BENCH=OFF; then
+          -DWDFX_BUILD_HIL=OFF -DWDFX_BUILD_BENCH=OFF -DWDFX_FUZZ=ON; then
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
           run_ctest asan asan -LE hil -j "$jobs"
       else total_fail=$((total_fail + 1)); fi ;;
