@@ -101,29 +101,57 @@ device_impl::device_impl(driver_impl* d, device_init& init, bool passive_level)
     file_config = init.file_config;
 }
 
-/// The presence probe's timer. It expires on the timer thread (DISPATCH) and reads the device's
-/// config space there: one pread on VFIO, no allocation and no lock (the zero-allocation rule of
-/// the runtime's threads holds for it too). Only a device that no longer answers goes on to the
-/// PnP event thread, which checks again under the PnP lock. The device outlives every expiry:
-/// stop_presence_probe() cancels and syncs the timer before the device goes.
+/// The presence probe: one periodic timer for the process (armed once: arming allocates in the
+/// timer service), over the started devices registered with it. It expires on the timer thread
+/// (DISPATCH) and reads each device's config space there: one pread on VFIO, no allocation. Only
+/// a device that no longer answers goes on to the PnP event thread, which checks again under the
+/// PnP lock. A device leaves the registry (under its lock) before it goes, so an expiry never
+/// sees a dead one.
 class device_impl::presence_probe final : public timer_service::client {
   public:
-    explicit presence_probe(device_impl* d) noexcept : d_(d) {}
-    void expired() noexcept override {
-        if (d_->state.load() != device_state::started || d_->hardware_present()) return;
-        if (d_->presence_check_queued.exchange(true)) return;
-        std::uint64_t h = d_->handle();
-        post_pnp_event([h] {
-            if (auto* dev = static_cast<device_impl*>(handle_lookup(h, object_type::device))) {
-                dev->presence_check_queued = false;
-                dev->check_presence();
-            }
-        });
+    static presence_probe& get() {
+        runtime::get();  // constructed first, so destroyed after this
+        static presence_probe p;
+        return p;
     }
-    bool armed = false;
+    void add(device_impl* d, unsigned period_ms) {
+        std::lock_guard g(lock_);
+        if (std::find(devices_.begin(), devices_.end(), d) == devices_.end()) devices_.push_back(d);
+        if (armed_) return;
+        armed_ = true;
+        const std::uint64_t period = std::uint64_t{period_ms} * 1000000ull;
+        runtime::get().timers().arm(this, timer_service::now_ns() + period, period);
+    }
+    void remove(device_impl* d) {
+        std::lock_guard g(lock_);
+        devices_.erase(std::remove(devices_.begin(), devices_.end(), d), devices_.end());
+    }
+    void expired() noexcept override {
+        std::lock_guard g(lock_);
+        for (device_impl* d : devices_) {
+            if (d->state.load() != device_state::started || d->hardware_present()) continue;
+            if (d->presence_check_queued.exchange(true)) continue;
+            std::uint64_t h = d->handle();
+            post_pnp_event([h] {
+                if (auto* dev = static_cast<device_impl*>(handle_lookup(h, object_type::device))) {
+                    dev->presence_check_queued = false;
+                    dev->check_presence();
+                }
+            });
+        }
+    }
 
   private:
-    device_impl* const d_;
+    presence_probe() = default;
+    ~presence_probe() {
+        if (!armed_) return;
+        auto& t = runtime::get().timers();
+        t.cancel(this);
+        t.sync();
+    }
+    std::mutex lock_;
+    std::vector<device_impl*> devices_;
+    bool armed_ = false;
 };
 
 device_impl::~device_impl() {
@@ -164,20 +192,15 @@ void device_impl::check_presence() {
 
 void device_impl::arm_presence_probe() {
     const unsigned ms = runtime::get().config().presence_ms;
-    if (!bus || ms == 0) return;
-    if (!presence) presence = std::make_unique<presence_probe>(this);
-    if (presence->armed) return;
-    presence->armed = true;
-    const std::uint64_t period = std::uint64_t{ms} * 1000000ull;
-    runtime::get().timers().arm(presence.get(), timer_service::now_ns() + period, period);
+    if (!bus || ms == 0 || presence_registered) return;
+    presence_registered = true;
+    presence_probe::get().add(this, ms);
 }
 
 void device_impl::stop_presence_probe() {
-    if (!presence || !presence->armed) return;
-    auto& t = runtime::get().timers();
-    t.cancel(presence.get());
-    t.sync();  // after this the timer thread never calls the probe again
-    presence->armed = false;
+    if (!presence_registered) return;
+    presence_probe::get().remove(this);
+    presence_registered = false;
 }
 
 synchronization_scope device_impl::effective_scope() const noexcept {

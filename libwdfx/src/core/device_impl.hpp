@@ -100,7 +100,7 @@ class device_impl final : public object_impl {
     void arm_presence_probe();
     void stop_presence_probe();
     class presence_probe;
-    std::unique_ptr<presence_probe> presence;
+    bool presence_registered = false;  // pnp_lock or the PnP thread
     std::atomic<bool> presence_check_queued{false};
 
   private:

@@ -138,6 +138,11 @@ void timer_service::loop() {
         io_uring_sqe_set_data64(sqe, 0);  // its completion is ignored
     };
 
+    // Kept across iterations (clear() keeps the capacity): an expiry allocates nothing on this
+    // thread once they have grown, and the command list goes back to the posters with its
+    // capacity, so their push_back does not allocate either.
+    std::vector<command> cmds;
+    std::vector<std::pair<std::uint64_t, int>> done;
     for (;;) {
         if (!bell_armed) {
             io_uring_sqe* sqe = get_sqe();
@@ -146,7 +151,7 @@ void timer_service::loop() {
             bell_armed = true;
         }
         // Commands first: they may arm timers whose SQEs go out with this submit.
-        std::vector<command> cmds;
+        cmds.clear();
         lock_.lock();
         cmds.swap(commands_);
         bool stop = stop_;
@@ -183,7 +188,7 @@ void timer_service::loop() {
         io_uring_cqe* cqe = nullptr;
         unsigned head;
         unsigned seen = 0;
-        std::vector<std::pair<std::uint64_t, int>> done;
+        done.clear();
         io_uring_for_each_cqe(&ring, head, cqe) {
             done.emplace_back(io_uring_cqe_get_data64(cqe), cqe->res);
             ++seen;
