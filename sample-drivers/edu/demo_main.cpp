@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
             ++bad;
             continue;
         }
-        std::printf("factorial(%u) = %u %s\n", n, *f, *f == expect ? "" : "(WRONG)");
+        std::printf("factorial(%u) = %u%s\n", n, *f, *f == expect ? "" : " (WRONG)");
         if (*f != expect) ++bad;
     }
     std::vector<std::uint8_t> data(256);
