@@ -17,6 +17,8 @@
 #   [DISKS "<file>:<size>[:<offset>=<text>]..."]  sparse backing files in @WORK@, seeded
 #   [MODULES <module>...]                  loaded at boot (fast flavour; must be in the pruned set)
 #   [EXPECT_FAIL <case>...]                negative controls: pass only if the guest reports FAIL
+#   [EXPECT_INFRA]                         negative control of the watchdog: the boot and every case
+#                                          pass only if the watchdog killed both attempts (retried once)
 #   [NO_IOMMU]                             no emulated VT-d (negative controls)
 #   [TIMEOUT <s>] [CASE_TIMEOUT <s>] [MEMORY <MiB>] [APPEND <kernel args>])
 include_guard(GLOBAL)
@@ -68,7 +70,7 @@ function(wdfx_add_hil_boot)
   if(WDFX_SANITIZER)
     return()  # guest programs are static: no HIL boots in sanitizer builds
   endif()
-  cmake_parse_arguments(PARSE_ARGV 0 B "NO_IOMMU"
+  cmake_parse_arguments(PARSE_ARGV 0 B "NO_IOMMU;EXPECT_INFRA"
     "NAME;FLAVOUR;SCRIPT;TIMEOUT;CASE_TIMEOUT;MEMORY;APPEND"
     "DEVICES;BIND;PROGRAMS;CASES;EXPECT_FAIL;HOST_ACTIONS;DISKS;FILES;MODULES")
   if(NOT B_NAME OR NOT B_SCRIPT OR NOT B_CASES)
@@ -160,13 +162,20 @@ function(wdfx_add_hil_boot)
   endif()
   # One boot runs every case; an infrastructure failure is retried once, hence twice the timeout.
   math(EXPR ctest_timeout "2 * ${B_TIMEOUT} + 120")
-  add_test(NAME hil.${B_NAME}.boot COMMAND ${WDFX_HIL_PYTHON} ${WDFX_HIL_DIR}/hil.py run ${work}/spec.json --fixture)
+  set(run_mode --fixture)
+  if(B_EXPECT_INFRA)
+    set(run_mode --expect-infra)
+  endif()
+  add_test(NAME hil.${B_NAME}.boot COMMAND ${WDFX_HIL_PYTHON} ${WDFX_HIL_DIR}/hil.py run ${work}/spec.json ${run_mode})
   set_tests_properties(hil.${B_NAME}.boot PROPERTIES LABELS hil FIXTURES_SETUP hil_boot_${B_NAME}
     FIXTURES_REQUIRED "${required}" RESOURCE_LOCK hil_qemu TIMEOUT ${ctest_timeout} SKIP_RETURN_CODE 77)
   foreach(c IN LISTS B_CASES)
     set(expect PASS)
     if(c IN_LIST B_EXPECT_FAIL)
       set(expect FAIL)
+    endif()
+    if(B_EXPECT_INFRA)
+      set(expect INFRA)
     endif()
     add_test(NAME hil.${B_NAME}.${c}
              COMMAND ${WDFX_HIL_PYTHON} ${WDFX_HIL_DIR}/hil.py check ${WDFX_HIL_RESULTS}/${c}.json --expect ${expect})

@@ -3,7 +3,11 @@
 
   hil.py prepare [--flavour fast|system]    fetch and cache the kernel (and the systemd root fs)
   hil.py run SPEC [--fixture]               boot the guest SPEC describes, write one result per case
-  hil.py check RESULT.json [--expect PASS|FAIL]   a ctest case: pass iff the case's result is as expected
+  hil.py run SPEC --expect-infra            the watchdog's negative control: exit 0 iff every attempt
+                                            ended in an infrastructure failure (retried once)
+  hil.py check RESULT.json [--expect PASS|FAIL|INFRA]   a ctest case: pass iff the case's result is as
+                                            expected (FAIL: reported by the guest, on the first and only
+                                            attempt; INFRA: no guest report, two attempts)
 
 Exit status: 0 success; 1 failure; 77 skipped (prerequisites missing on a developer machine; in CI,
 CI=true, that is a failure instead)."""
@@ -38,6 +42,10 @@ def cmd_run(a):
         boot.write_skipped(spec, "; ".join(problems), failed=common.in_ci())
         common.require_prerequisites(spec.flavour)  # exits: fail in CI, skip elsewhere
     failures, infra = boot.run_boot(spec, echo=not a.quiet)
+    if a.expect_infra:
+        print(f"watchdog control: {'an infrastructure failure, as it must' if infra else 'the boot completed'}"
+              + (f" ({infra})" if infra else ": expected the watchdog to kill it"))
+        return 0 if infra else 1
     if infra:
         log(f"boot {spec.name}: INFRASTRUCTURE FAILURE: {infra}")
         return 1
@@ -70,9 +78,21 @@ def cmd_check(a):
     if a.expect == "FAIL":
         # A negative control: the harness must have run the case and the guest must have reported the
         # failure itself; an infrastructure failure proves nothing.
-        ok = r["result"] == "FAIL" and r.get("reported_by_guest") and not r.get("infrastructure_failure")
-        print("negative control: " + ("the harness reported FAIL as it must" if ok else
-                                      "expected a FAIL reported by the guest"))
+        # A reported failure is never retried: one attempt.
+        ok = (r["result"] == "FAIL" and r.get("reported_by_guest") and not r.get("infrastructure_failure")
+              and r.get("attempts") == 1)
+        print("negative control: " + ("the harness reported FAIL as it must, after one attempt" if ok else
+                                      f"expected a FAIL reported by the guest, one attempt ({r.get('attempts')})"))
+        return 0 if ok else 1
+    if a.expect == "INFRA":
+        # The watchdog's control: the guest never finished, the watchdog killed QEMU, the harness
+        # retried once (an infrastructure failure) and the missing result counts as FAIL.
+        infra = r.get("infrastructure_failure") or ""
+        ok = (r["result"] == "FAIL" and not r.get("reported_by_guest") and "watchdog" in infra
+              and r.get("attempts") == 2)
+        print("watchdog control: " + ("killed, retried once, FAIL as it must" if ok else
+                                      f"expected a watchdog kill on each of 2 attempts (attempts "
+                                      f"{r.get('attempts')}, infrastructure failure {infra!r})"))
         return 0 if ok else 1
     return 0 if r["result"] == "PASS" else 1
 
@@ -87,9 +107,11 @@ def main():
     pr.add_argument("--fixture", action="store_true",
                     help="ctest fixture mode: exit 0 when every case has a result, whatever it is")
     pr.add_argument("--quiet", action="store_true", help="do not echo the console")
+    pr.add_argument("--expect-infra", action="store_true",
+                    help="negative control of the watchdog: exit 0 iff the boot ended in an infrastructure failure")
     pc = sub.add_parser("check", help="check one case's result file")
     pc.add_argument("result")
-    pc.add_argument("--expect", choices=["PASS", "FAIL"], default="PASS")
+    pc.add_argument("--expect", choices=["PASS", "FAIL", "INFRA"], default="PASS")
     a = p.parse_args()
     try:
         return {"prepare": cmd_prepare, "run": cmd_run, "check": cmd_check}[a.cmd](a)
