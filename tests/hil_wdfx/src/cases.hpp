@@ -1,5 +1,5 @@
 // The cases of wdfx_hil, one function each (edu_cases.cpp, nvme_cases.cpp, bench.cpp,
-// conformance.cpp).
+// conformance.cpp, aer_cases.cpp).
 #pragma once
 
 #include <string>
@@ -18,5 +18,6 @@ int nonroot(const std::string& bdf, const std::string& mode);
 int edu_bench(const std::string& bdf, unsigned rounds, unsigned n);
 int nvme_case(const std::string& bdf, const std::string& mode);
 int conformance(const std::string& bus, const std::string& bdf, const std::string& profile);
+int aer_nonfatal(const std::string& bdf, bool register_callback);
 
 }  // namespace hil

@@ -13,6 +13,8 @@
 //   wdfx_hil nonroot <bdf> ok|memlock|noaccess       unprivileged runs
 //   wdfx_hil bench <bdf> [rounds] [n]                framework vs raw VFIO MSI round trips
 //   wdfx_hil nvme <bdf> msix|reset|tools             the NVMe test driver (MSI-X vectors)
+//   wdfx_hil aer <bdf> [no-callback]                 PCIe AER errors (injected by the host)
+//                                                    reach on_error_reported
 //   wdfx_hil wait-path <path> <seconds>              waits (inotify) for a path to appear
 //   wdfx_hil as-user <uid> <gid> <command...>        runs a command as another user
 #include <grp.h>
@@ -35,8 +37,8 @@ namespace {
 int usage() {
     std::fputs(
         "usage: wdfx_hil <case> <args>: conformance, edu, edu-busy, try-open, edu-reset, "
-        "edu-unbind, edu-unplug, edu-vanish, nonroot, bench, nvme, wait-path, as-user (see "
-        "main.cpp)\n",
+        "edu-unbind, edu-unplug, edu-vanish, nonroot, bench, nvme, aer, wait-path, as-user "
+        "(see main.cpp)\n",
         stderr);
     return 2;
 }
@@ -98,6 +100,8 @@ int main(int argc, char** argv) {
     if (cmd == "nonroot" && a.size() == 2) return hil::nonroot(a[0], a[1]);
     if (cmd == "bench") return hil::edu_bench(a[0], num(1, 4), num(2, 2000));
     if (cmd == "nvme" && a.size() == 2) return hil::nvme_case(a[0], a[1]);
+    if (cmd == "aer" && (a.size() == 1 || (a.size() == 2 && a[1] == "no-callback")))
+        return hil::aer_nonfatal(a[0], a.size() == 1);
     if (cmd == "wait-path" && a.size() == 2) return wait_path(a[0], num(1, 10));
     if (cmd == "as-user" && a.size() >= 3)
         return as_user(static_cast<uid_t>(num(0, 65534)), static_cast<gid_t>(num(1, 65534)),
