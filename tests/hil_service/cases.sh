@@ -30,6 +30,45 @@ as_client() { runuser -u "$CLIENT" -- "$@"; }
 edu_bdf() { hil_bdf 1234:11e8; }
 edu_group() { hil_group "$(edu_bdf)"; }
 
+# The CPUs in a list like 0-2,5, one a line.
+expand_cpus() {
+  echo "$1" | tr , '\n' | awk -F- '{ for (c = $1; c <= ($2 == "" ? $1 : $2); c++) print c }'
+}
+task_cpus() { sed -n 's/^Cpus_allowed_list:\s*//p' "$1/status"; }
+
+# cpus_ok <pid> <cpu list>: the driver may run on exactly <cpu list> (its unit's CPUAffinity= on
+# this machine), and the runtime chose from it: a DPC thread pinned on each of its CPUs and on no
+# other, each ISR thread pinned to one of them (the default interrupt policy). CPUS_WHY says what
+# is wrong.
+cpus_ok() {
+  CPUS_WHY=""
+  _want=$(expand_cpus "$2" | tr '\n' ' ')
+  _allowed=$(task_cpus "/proc/$1")
+  [ "$(expand_cpus "$_allowed" | tr '\n' ' ')" = "$_want" ] ||
+    { CPUS_WHY="the driver may run on CPUs $_allowed, expected $2"; return 1; }
+  _dpc="" _isr=0
+  for _t in /proc/"$1"/task/*; do
+    _c=$(cat "$_t/comm"); _a=$(task_cpus "$_t")
+    case "$_c" in
+      wdfx-dpc/*)
+        [ "$_a" = "${_c#wdfx-dpc/}" ] || { CPUS_WHY="$_c runs on CPUs $_a"; return 1; }
+        _dpc="$_dpc${_c#wdfx-dpc/}\n" ;;
+      wdfx-isr*)
+        _isr=$((_isr + 1))
+        case " $_want" in *" $_a "*) ;; *) CPUS_WHY="$_c runs on CPUs $_a, not on one of $2"; return 1 ;; esac ;;
+    esac
+  done
+  [ "$(printf "$_dpc" | sort -n | tr '\n' ' ')" = "$_want" ] ||
+    { CPUS_WHY="DPC threads on CPUs $(printf "$_dpc" | sort -n | tr '\n' ' '), expected $_want"; return 1; }
+  [ "$_isr" -gt 0 ] || { CPUS_WHY="no ISR thread"; return 1; }
+}
+
+cpu_threads() {  # <pid>: each wdfx thread's CPUs, for the log
+  for _t in /proc/"$1"/task/*; do
+    case "$(cat "$_t/comm")" in wdfx-*) echo "  $(cat "$_t/comm"): CPUs $(task_cpus "$_t")" ;; esac
+  done
+}
+
 dump_unit() {
   systemctl status --no-pager --full "$U" 2>&1 | head -30
   journalctl -b --no-pager -o short-monotonic -u "$U" | tail -40
@@ -91,6 +130,13 @@ c_udev_start() {
   done
   say "ISR threads: $isr, SCHED_FIFO: $isr_fifo"
   [ "$isr" -gt 0 ] && [ "$isr_fifo" = "$isr" ] || fail_ "the ISR threads do not all run SCHED_FIFO"
+  # CPUAffinity=0-1023: the driver may use every online CPU, and its threads are spread on them.
+  aff=$(prop CPUAffinity); online=$(cat /sys/devices/system/cpu/online)
+  say "unit CPUAffinity=$aff; online CPUs $online; driver Cpus_allowed_list $(task_cpus "/proc/$pid")"
+  [ -n "$aff" ] || fail_ "the unit sets no CPUAffinity="
+  # The DPC threads pin themselves when they start: wait for that rather than race it.
+  wait_until 10 cpus_ok "$pid" "$online" || fail_ "CPUs: $CPUS_WHY"
+  cpu_threads "$pid"
   [ -n "$(vfio_holders "$G")" ] && say "holders of /dev/vfio/$G: $(vfio_holders "$G" | tr '\n' ' ')"
   vfio_holders "$G" | grep -qx "$pid" || fail_ "the driver does not hold /dev/vfio/$G"
 
@@ -110,7 +156,8 @@ c_udev_start() {
   "device_unit_plugged_s": $(us_to_s "$plugged"), "driver_exec_s": $(us_to_s "$start"),
   "exec_to_ready_ms": $(awk -v a="$ready" -v b="$start" 'BEGIN { printf "%.1f", (a - b) / 1000 }')},
  "identity": {"uid": "$(echo $uid)", "gid": "$(echo $gid)", "groups": "$groups", "cap_eff": "$capeff",
-  "no_new_privs": "$nnp", "seccomp": "$seccomp", "isr_threads": $isr, "isr_threads_sched_fifo": $isr_fifo},
+  "no_new_privs": "$nnp", "seccomp": "$seccomp", "isr_threads": $isr, "isr_threads_sched_fifo": $isr_fifo,
+  "cpu_affinity": "$aff", "cpus_allowed": "$(task_cpus "/proc/$pid")", "cpus_online": "$online"},
  "device": {"bdf": "$B", "iommu_group": "$G"}}
 JSON
   return ${rc:-0}
@@ -291,17 +338,28 @@ c_stop_release() {
 }
 
 # ---- a bind to vfio-pci (by hand here, as after the unbind above) starts the service again -------
+# It starts with a drop-in CPUAffinity=1: the runtime takes its CPUs from the unit's set (one DPC
+# thread, on CPU 1; the ISR thread on CPU 1).
 c_rebind_start() {
   B=$(edu_bdf)
   [ "$(systemctl is-active "$U")" = inactive ] || { bad "$U is not inactive before the bind"; return 1; }
+  d=/run/systemd/system/$U.d
+  mkdir -p "$d"
+  # CPUAffinity= lines add up: the empty one drops the unit's 0-1023 first.
+  printf '[Service]\nCPUAffinity=\nCPUAffinity=1\n' > "$d/hil-cpu.conf"
+  systemctl daemon-reload
   t0=$(uptime_ms)
   echo "$B" > /sys/bus/pci/drivers_probe  # driver_override is still vfio-pci
   say "edu $B bound to $(hil_driver "$B")"
   wait_until 60 unit_active || { dump_unit; bad "$U did not start within 60 s of the bind"; return 1; }
   ready=$(prop ActiveEnterTimestampMonotonic)
   rc=0
+  pid=$(prop MainPID)
+  say "unit CPUAffinity=$(prop CPUAffinity); driver $pid Cpus_allowed_list $(task_cpus "/proc/$pid")"
+  wait_until 10 cpus_ok "$pid" 1 || fail_ "with CPUAffinity=1: $CPUS_WHY"
+  cpu_threads "$pid"
   serves || rc=1
-  printf '{"rebind_start": {"what": "bind to vfio-pci -> the udev want starts the service -> READY", "bind_to_ready_ms": %s}}\n' \
-    "$(awk -v r="$ready" -v t="$t0" 'BEGIN { printf "%.0f", r / 1000 - t }')" > "$HIL_FIGURES"
+  printf '{"rebind_start": {"what": "bind to vfio-pci -> the udev want starts the service -> READY (drop-in CPUAffinity=1)", "bind_to_ready_ms": %s, "cpus_allowed": "%s"}}\n' \
+    "$(awk -v r="$ready" -v t="$t0" 'BEGIN { printf "%.0f", r / 1000 - t }')" "$(task_cpus "/proc/$pid")" > "$HIL_FIGURES"
   return $rc
 }
