@@ -7,14 +7,27 @@
 // a broken exclusion is both a failed check and a data race for TSan. Where a clause says
 // something must NOT happen while a lock is held, the test gives a broken implementation a short
 // window to show it (kWindow); passing never depends on the window's length.
+//
+// The policy priority -> SCHED_FIFO mapping needs WDFX_REALTIME=1 (main.cpp sets 0 for the unit
+// tests) and, for the refused case, a process without CAP_SYS_NICE and RLIMIT_RTPRIO: those tests
+// run their body again in a child process of this binary set up that way.
+#include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1418,4 +1431,264 @@ TEST_CASE(
     CHECK(std::count(events.begin(), events.end(), "cleanup") == 2);
     CHECK(events[3] == "cleanup");
     CHECK(events[4] == "cleanup");
+}
+
+// ---- §13: policy priority -> the ISR thread's SCHED_FIFO priority (in a child process)
+// --------------------------------------------------------
+
+extern char** environ;
+
+namespace {
+
+constexpr const char* kPolicyChild = "WDFX_TEST_POLICY_CHILD";
+constexpr uid_t kNobody = 65534;
+/// Exit statuses of a child that could not be put in the state the test needs (not doctest's).
+constexpr int kCannotDrop = 125;    // setuid refused, or this binary unreachable as uid 65534
+constexpr int kCannotRefuse = 124;  // SCHED_FIFO still permitted after dropping everything
+
+bool in_policy_child() {
+    return std::getenv(kPolicyChild) != nullptr;
+}
+
+/// Whether a thread of this process may make itself SCHED_FIFO (CAP_SYS_NICE or RLIMIT_RTPRIO).
+bool fifo_permitted() {
+    bool ok = false;
+    std::thread t([&] {
+        sched_param p{};
+        p.sched_priority = 1;
+        ok = pthread_setschedparam(pthread_self(), SCHED_FIFO, &p) == 0;
+    });
+    t.join();
+    return ok;
+}
+
+struct child_run {
+    int code = -1;  // exit status, -1 if it did not exit
+    std::string output;
+};
+
+/// Runs the current test case again in a child of this binary, with WDFX_REALTIME=1 (main.cpp
+/// keeps an inherited value) and kPolicyChild set. `unprivileged`: before exec the child sets
+/// RLIMIT_RTPRIO to 0 and, when this process is root, becomes uid/gid 65534 without supplementary
+/// groups (which drops CAP_SYS_NICE), then makes sure SCHED_FIFO is refused.
+child_run run_policy_child(bool unprivileged) {
+    const char* tc = doctest::getContextOptions()->currentTest->m_name;
+    std::string filter = "--test-case=";
+    for (const char* c = tc; *c != '\0'; ++c) {
+        if (*c == ',') filter += '\\';  // doctest splits filters at commas
+        filter += *c;
+    }
+    char exe[4096];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    REQUIRE(n > 0);
+    exe[n] = '\0';
+    char out_path[] = "/tmp/wdfx-policy-XXXXXX";
+    int out = ::mkostemp(out_path, O_CLOEXEC);
+    REQUIRE(out >= 0);
+    // Everything the child needs is built before fork(): after it, only async-signal-safe calls.
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e != nullptr; ++e)
+        if (std::strncmp(*e, "WDFX_REALTIME=", 14) != 0 &&
+            std::strncmp(*e, kPolicyChild, std::strlen(kPolicyChild)) != 0)
+            env_s.push_back(*e);
+    env_s.push_back("WDFX_REALTIME=1");
+    env_s.push_back(std::string(kPolicyChild) + "=1");
+    std::vector<char*> envp;
+    for (auto& e : env_s)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string arg0 = exe, arg2 = "--no-breaks";
+    char* argv[] = {arg0.data(), filter.data(), arg2.data(), nullptr};
+    const bool drop = unprivileged && ::geteuid() == 0;
+
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::dup2(out, STDOUT_FILENO);
+        ::dup2(out, STDERR_FILENO);
+        if (unprivileged) {
+            rlimit none{0, 0};
+            if (::setrlimit(RLIMIT_RTPRIO, &none) != 0) ::_exit(kCannotDrop);
+            if (drop && (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 ||
+                         ::setuid(kNobody) != 0 || ::geteuid() != kNobody ||
+                         ::access(exe, X_OK) != 0))  // a build tree under a 0700 home
+                ::_exit(kCannotDrop);
+            sched_param p{};
+            p.sched_priority = 1;
+            if (::sched_setscheduler(0, SCHED_FIFO, &p) == 0) ::_exit(kCannotRefuse);
+        }
+        ::execve(exe, argv, envp.data());
+        ::_exit(127);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    ::close(out);
+    std::ifstream f(out_path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    ::unlink(out_path);
+    child_run r;
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.output = ss.str();
+    REQUIRE_MESSAGE(r.code != 127, "cannot execute " << exe);
+    return r;
+}
+
+std::size_t count_of(const std::string& s, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + what.size()))
+        ++n;
+    return n;
+}
+
+/// The lines wdfx logged (not doctest's report, which may quote the test's name).
+std::string wdfx_log(const std::string& output) {
+    std::istringstream in(output);
+    std::string log;
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("wdfx ", 0) == 0) log += line + "\n";
+    return log;
+}
+
+constexpr const char* kRefusedWarning = "SCHED_FIFO not permitted";
+
+/// What the ISR thread's scheduling is, seen from the ISR itself.
+struct seen_sched {
+    std::atomic<int> policy{-1};
+    std::atomic<int> priority{-1};
+    void record() {
+        int pol = -1;
+        sched_param sp{};
+        if (pthread_getschedparam(pthread_self(), &pol, &sp) == 0) {
+            policy = pol;
+            priority = sp.sched_priority;
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "§13 policy priority -> SCHED_FIFO: Low, Normal and High run the ISR thread at 30, 50 and 70, "
+    "and 50 without a policy, as get_binding and GetInfo report (rule 15 - in a child with "
+    "WDFX_REALTIME=1)") {
+    if (!in_policy_child()) {
+        if (!fifo_permitted()) {
+            MESSAGE(
+                "SCHED_FIFO is not permitted to this process (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): "
+                "the priority mapping cannot be observed here; skipped");
+            return;
+        }
+        child_run r = run_policy_child(false);
+        INFO("child output:\n" << r.output);
+        CHECK(r.code == 0);
+        CHECK(count_of(wdfx_log(r.output), kRefusedWarning) == 0);
+        return;
+    }
+    // docs/wdf-substitutes.md: priorities map to SCHED_FIFO 30/50/70 (Low/Normal/High), 50 when
+    // undefined; WDF_INTERRUPT_INFO.Irql 5/6/7 (docs/porting-from-wdf.md).
+    constexpr int kFifo[4] = {30, 50, 70, 50};
+    constexpr int kIrql[4] = {5, 6, 7, 6};
+    std::array<interrupt, 4> irqs;
+    std::array<seen_sched, 4> seen;
+    std::array<counter, 4> calls;
+    sim_harness h({}, {}, [&](device d) -> status {
+        for (std::size_t i = 0; i < irqs.size(); ++i) {
+            interrupt_config c;
+            c.on_isr = [&, i](interrupt, const isr_context&) {
+                seen[i].record();
+                calls[i].add();
+                return true;
+            };
+            status s = create_irq(d, irqs[i], c);
+            if (!nt_success(s)) return s;
+        }
+        irqs[0].set_policy(interrupt_policy::machine_default, interrupt_priority::low, 0);
+        irqs[1].set_policy(interrupt_policy::machine_default, interrupt_priority::normal, 0);
+        interrupt_extended_policy e;
+        e.priority = interrupt_priority::high;
+        irqs[2].set_extended_policy(e);
+        // irqs[3]: no policy (Priority undefined)
+        return status::success;
+    });
+    verifier_reports v;
+    REQUIRE(h.start() == status::success);
+    CHECK(v.count() == 0);
+    for (std::size_t i = 0; i < irqs.size(); ++i) {
+        INFO("message " << i);
+        interrupt_binding b = irqs[i].get_binding();
+        CHECK(b.connected);
+        CHECK(b.sched_priority == kFifo[i]);
+        CHECK(irqs[i].get_info().irql == kIrql[i]);
+        h.sim->raise(bus::irq_kind::msix, static_cast<std::uint32_t>(i));
+        REQUIRE(calls[i].wait_for_at_least(1));
+        CHECK(seen[i].policy.load() == SCHED_FIFO);  // what the kernel granted the thread
+        CHECK(seen[i].priority.load() == kFifo[i]);
+    }
+}
+
+TEST_CASE(
+    "§13 SCHED_FIFO refused (no CAP_SYS_NICE, RLIMIT_RTPRIO 0): one clear warning, then the ISR "
+    "threads run with normal scheduling and the interrupts work (child as uid 65534 with "
+    "WDFX_REALTIME=1)") {
+    if (!in_policy_child()) {
+        child_run r = run_policy_child(true);
+        if (r.code == kCannotDrop) {
+            MESSAGE(
+                "cannot run the child as uid 65534 here (setuid refused, or the build tree is "
+                "not reachable by that user): skipped");
+            return;
+        }
+        if (r.code == kCannotRefuse) {
+            MESSAGE(
+                "SCHED_FIFO stays permitted after RLIMIT_RTPRIO 0 (CAP_SYS_NICE that cannot be "
+                "dropped without root): skipped");
+            return;
+        }
+        INFO("child output:\n" << r.output);
+        CHECK(r.code == 0);
+        const std::string log = wdfx_log(r.output);
+        CHECK(count_of(log, kRefusedWarning) == 1);  // once, not per thread or per start
+        CHECK(count_of(log, "wdfx warning:") == 1);  // and nothing else to warn about
+        // Clear: says what runs without it and what to grant.
+        CHECK(count_of(log, "normal scheduling") == 1);
+        CHECK(count_of(log, "CAP_SYS_NICE") == 1);
+        CHECK(count_of(log, "LimitRTPRIO") == 1);
+        return;
+    }
+    std::array<interrupt, 2> irqs;
+    std::array<seen_sched, 2> seen;
+    std::array<counter, 2> calls;
+    sim_harness h({}, {}, [&](device d) -> status {
+        for (std::size_t i = 0; i < irqs.size(); ++i) {
+            interrupt_config c;
+            c.on_isr = [&, i](interrupt, const isr_context&) {
+                seen[i].record();
+                calls[i].add();
+                return true;
+            };
+            status s = create_irq(d, irqs[i], c);
+            if (!nt_success(s)) return s;
+        }
+        irqs[0].set_policy(interrupt_policy::machine_default, interrupt_priority::high, 0);
+        return status::success;
+    });
+    REQUIRE(h.start() == status::success);
+    // Twice: a restart makes new ISR threads, which ask for SCHED_FIFO again.
+    for (int round = 1; round <= 2; ++round) {
+        for (std::size_t i = 0; i < irqs.size(); ++i) {
+            INFO("round " << round << ", message " << i);
+            interrupt_binding b = irqs[i].get_binding();
+            CHECK(b.connected);
+            CHECK(b.sched_priority == 0);  // SCHED_OTHER, as granted
+            h.sim->raise(bus::irq_kind::msix, static_cast<std::uint32_t>(i));
+            REQUIRE(calls[i].wait_for_at_least(static_cast<std::uint64_t>(round)));
+            CHECK(seen[i].policy.load() == SCHED_OTHER);
+        }
+        CHECK(irqs[0].get_info().irql == 7);  // the policy still stands, as a request
+        if (round == 1) {
+            REQUIRE(h.dev.stop() == status::success);
+            REQUIRE(h.dev.start() == status::success);
+        }
+    }
 }
