@@ -33,6 +33,7 @@ static atomic_int g_D0ExitCalls, g_D0ExitTarget = -1, g_D0ExitIrql = -1, g_D0Ent
 static atomic_int g_PreDisabledTarget = -1;
 static NTSTATUS g_InterruptEnableStatus = STATUS_SUCCESS;
 static NTSTATUS g_PostEnabledStatus = STATUS_SUCCESS;
+static int g_ReplaceCallbacks;
 
 static NTSTATUS EvtD0Entry(WDFDEVICE Device, WDF_POWER_DEVICE_STATE PreviousState) {
     (void)Device;
@@ -77,6 +78,15 @@ static VOID InitDevice(PWDFDEVICE_INIT DeviceInit) {
     callbacks.EvtDeviceD0ExitPreInterruptsDisabled = EvtD0ExitPreInterruptsDisabled;
     callbacks.EvtDeviceD0Exit = EvtD0Exit;
     WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &callbacks);
+    if (g_ReplaceCallbacks) {
+        /* A second call replaces the whole set (the structure is copied): only these remain. */
+        WDF_PNPPOWER_EVENT_CALLBACKS fewer;
+        WDF_PNPPOWER_EVENT_CALLBACKS_INIT(&fewer);
+        fewer.EvtDevicePrepareHardware = TestEvtDevicePrepareHardware;
+        fewer.EvtDeviceReleaseHardware = EvtReleaseHardware;
+        fewer.EvtDeviceD0Entry = EvtD0Entry;
+        WdfDeviceInitSetPnpPowerEventCallbacks(DeviceInit, &fewer);
+    }
 }
 
 static BOOLEAN EvtIsr(WDFINTERRUPT Interrupt, ULONG MessageID) {
@@ -153,4 +163,16 @@ WDF_TEST(d0_exit_after_a_failed_interrupt_enable_gets_d3_final) {
     CHECK_LOG("EeXR");
     CHECK_EQ_U(atomic_load(&g_D0ExitCalls), 1);
     CHECK_EQ_U(atomic_load(&g_D0ExitTarget), WdfPowerDeviceD3Final);
+}
+
+/* WdfDeviceInitSetPnpPowerEventCallbacks copies the driver's WDF_PNPPOWER_EVENT_CALLBACKS into
+ * the WDFDEVICE_INIT: a second call replaces the first set whole, so a callback the second
+ * structure leaves NULL (EvtDeviceD0EntryPostInterruptsEnabled, the D0 exit pair) is not called. */
+WDF_TEST(a_second_set_of_pnp_power_callbacks_replaces_the_first) {
+    g_ReplaceCallbacks = 1;
+    REQUIRE_STATUS(Start(), STATUS_SUCCESS);
+    CHECK_LOG("Ee");
+    WdfxRemoveDevice(g_Device);
+    CHECK_LOG("EedR");
+    CHECK_EQ_U(atomic_load(&g_D0ExitCalls), 0);
 }

@@ -340,6 +340,7 @@ VOID WdfDeviceInitSetPnpPowerEventCallbacks(PWDFDEVICE_INIT DeviceInit,
     require(c, "WdfDeviceInitSetPnpPowerEventCallbacks", "PnpPowerEventCallbacks");
     if (DeviceInit == nullptr || c == nullptr) return;
     auto& p = DeviceInit->core->pnp_power;
+    p = pnp_power_callbacks{};  // the structure is copied: a second call replaces the whole set
     if (auto f = c->EvtDevicePrepareHardware) {
         p.on_prepare_hardware = [f](device d, const resource_list& raw, const resource_list& tr) {
             c_res_list lraw, ltr;
