@@ -867,3 +867,48 @@ TEST_CASE(
         CHECK_FALSE(r.irqs[0].is_valid());
     }
 }
+
+TEST_CASE(
+    "§8.3: unloading the driver while the PnP thread removes a device returns only once the "
+    "device is gone and its bus device released (the IOMMU group free again)") {
+    // A surprise removal runs on the PnP thread, and the device leaves the driver's children
+    // before its teardown ends: it is held here in its EvtDestroyCallback, after it was unlinked
+    // and before it (and its bus device) is freed. unload() must wait for that, or a driver
+    // restarted right after (or a new process) finds the VFIO group still held.
+    gate destroying, let_go;
+    open_on_exit opener{{&let_go}};
+    sim_harness::options o;
+    o.device_attributes.on_destroy = [&](object) {
+        destroying.open();
+        CHECK(let_go.wait());
+    };
+    sim_harness h(o);
+    REQUIRE(nt_success(h.start()));
+    std::weak_ptr<sim::device> bus = h.sim;
+    h.sim.reset();
+    h.dev = device();
+    bus.lock()->surprise_remove();  // the PnP thread removes it, and blocks in EvtDestroy
+    REQUIRE(destroying.wait());
+    std::atomic<pid_t> tid{0};
+    std::atomic<bool> unloaded{false};
+    driver drv = h.drv;
+    std::thread unloader([&] {
+        tid = this_tid();
+        drv.unload();
+        unloaded = true;
+    });
+    while (tid.load() == 0)
+        std::this_thread::yield();
+    // Asleep in unload (waiting), or already back (the bug): whichever comes first.
+    const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!unloaded.load() && !wait_until_asleep(tid.load(), std::chrono::seconds(0)) &&
+           std::chrono::steady_clock::now() < guard)
+        std::this_thread::yield();
+    CHECK_FALSE(unloaded.load());  // waiting for the PnP thread's removal to end
+    CHECK_FALSE(bus.expired());    // the device still holds its bus device
+    let_go.open();
+    unloader.join();
+    CHECK(unloaded.load());
+    CHECK(bus.expired());  // released before unload() returned
+    h.drv = driver();
+}

@@ -84,8 +84,17 @@ class pnp_scope {
 };
 }  // namespace
 
+device_impl::live_token::live_token(driver_impl* drv) : d(drv) {
+    if (d != nullptr) d->device_born();
+}
+
+device_impl::live_token::~live_token() {
+    if (d != nullptr) d->device_gone();
+}
+
 device_impl::device_impl(driver_impl* d, device_init& init, bool passive_level)
     : object_impl(kType),
+      live(d),
       drv(d),
       cb(init.pnp_power),
       power_pageable(init.power_pageable),

@@ -29,6 +29,15 @@ class device_impl final : public object_impl {
     device_impl(driver_impl* drv, device_init& init, bool passive_level);
     ~device_impl() override;
 
+    /// Counts the device as alive in its driver (driver_impl::live_devices) from construction
+    /// until every member is destroyed: declared first, destroyed last, after the bus device.
+    struct live_token {
+        explicit live_token(driver_impl* d);
+        ~live_token();
+        driver_impl* const d;
+    };
+    live_token live;
+
     driver_impl* const drv;
     const pnp_power_callbacks cb;
     const bool power_pageable;

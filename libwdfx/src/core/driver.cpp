@@ -127,7 +127,8 @@ void driver::unload() const {
         device_impl* dev = nullptr;
         tree_lock();
         for (object_impl* c : d->children_snapshot())
-            if (c->type() == object_type::device) {
+            if (c->type() == object_type::device &&
+                static_cast<device_impl*>(c)->state.load() != device_state::removed) {
                 c->add_ref();  // through the base: GCC 12 + ASan mis-sizes it via the cast
                 dev = static_cast<device_impl*>(c);
                 break;
@@ -136,6 +137,12 @@ void driver::unload() const {
         if (dev == nullptr) break;
         dev->remove(false);
         dev->release();
+    }
+    // Removals that other threads run (the PnP thread's, after a removal request or a surprise
+    // removal) end with the device destroyed and its bus device closed: wait for them.
+    {
+        std::unique_lock g(d->live_lock);
+        d->live_cv.wait(g, [&] { return d->live_devices == 0; });
     }
     d->delete_tree();
 }
